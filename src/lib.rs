@@ -1,0 +1,21 @@
+//! auth-http-ldap answers Prosody's `mod_auth_http` API from an LDAP directory.
+//!
+//! # Layout
+//!
+//! - [`config`]: reads and checks the configuration; the only module that
+//!   touches files and the environment.
+//! - [`http`]: the hyper server: routing on the last path segment, parameters,
+//!   API credentials, deadlines, and the mapping from outcomes to responses.
+//! - [`protocol`]: the mod_auth_http methods and their outcomes.
+//! - [`service`]: one call turned into directory operations for its host.
+//! - [`directory`]: LDAP connections and operations, and what result codes mean.
+//! - [`template`]: configured filters and DNs, and the escaping each needs.
+
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod protocol;
+pub mod service;
+pub mod template;
+
+pub use http::serve;
