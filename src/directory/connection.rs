@@ -1,0 +1,96 @@
+//! Opening connections to the directory, and the one shared connection of
+//! the service account, reopened when the directory has closed it.
+
+use std::time::Duration;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+use super::error::{DirectoryError, Meaning, meaning};
+use crate::config::{self, Secret};
+
+/// Opens connections with the configured URL and connect timeout.
+pub(crate) struct Connector {
+    url: String,
+    connect_timeout: Duration,
+    /// Applied to every operation: ldap3 waits forever otherwise.
+    pub(crate) timeout: Duration,
+}
+
+impl Connector {
+    pub(crate) fn new(settings: &config::Ldap) -> Self {
+        Connector { url: settings.url.clone(), connect_timeout: settings.connect_timeout, timeout: settings.timeout }
+    }
+
+    pub(crate) async fn open(&self) -> Result<Ldap, DirectoryError> {
+        let settings = LdapConnSettings::new().set_conn_timeout(self.connect_timeout);
+        // ldap3's connect timeout covers the TCP connect only; this covers the rest.
+        let connecting = LdapConnAsync::with_settings(settings, &self.url);
+        let (conn, ldap) = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Err(DirectoryError::Unavailable(format!("connect to {}: {e}", self.url))),
+            Err(_) => {
+                return Err(DirectoryError::Unavailable(format!(
+                    "connect to {}: no answer within {:?}",
+                    self.url, self.connect_timeout
+                )));
+            }
+        };
+        tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                debug!(error = %e, "directory connection ended");
+            }
+        });
+        Ok(ldap)
+    }
+}
+
+/// The service account's connection. Clones of an `Ldap` share one socket,
+/// and binding on any clone rebinds them all, so this connection is never
+/// used to bind as a user.
+pub(crate) struct ServiceConnection {
+    bind: Option<(String, Secret)>,
+    current: Mutex<Option<Ldap>>,
+}
+
+impl ServiceConnection {
+    pub(crate) fn new(settings: &config::Ldap) -> Self {
+        let bind = settings.bind_dn.clone().zip(settings.bind_password.clone());
+        ServiceConnection { bind, current: Mutex::new(None) }
+    }
+
+    /// The open connection, or a new one, bound as the service account.
+    /// The lock is held while connecting so that, after an outage, one
+    /// connection is opened rather than one per waiting request.
+    pub(crate) async fn get(&self, connector: &Connector) -> Result<Ldap, DirectoryError> {
+        let mut current = self.current.lock().await;
+        if let Some(ldap) = current.as_mut() {
+            if !ldap.is_closed() {
+                return Ok(ldap.clone());
+            }
+            debug!("service connection was closed; reconnecting");
+        }
+        *current = None;
+        let mut ldap = connector.open().await?;
+        if let Some((dn, password)) = &self.bind {
+            let result = ldap
+                .with_timeout(connector.timeout)
+                .simple_bind(dn, password.expose())
+                .await
+                .map_err(|e| DirectoryError::from_client("service account bind", e))?;
+            if meaning(result.rc) != Meaning::Success {
+                let error = DirectoryError::from_result("service account bind", &result);
+                warn!(error = %error, bind_dn = %dn, "the service account cannot bind; check ldap.bind_dn and its password");
+                return Err(error);
+            }
+        }
+        *current = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    /// Drops the connection, so the next request opens a new one.
+    pub(crate) async fn discard(&self) {
+        *self.current.lock().await = None;
+    }
+}

@@ -1,0 +1,207 @@
+//! The LDAP directory: finding users, checking their passwords, and adding,
+//! changing and deleting them. Knows nothing of HTTP or of mod_auth_http;
+//! callers pass filters and DNs that are already rendered and escaped.
+
+mod connection;
+mod error;
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use ldap3::{Ldap, LdapError, Mod, SearchOptions};
+use ldap3::exop::PasswordModify;
+
+use crate::config::{self, Scope};
+use connection::{Connector, ServiceConnection};
+pub use error::DirectoryError;
+use error::{Meaning, connection_lost, meaning};
+
+/// The result of looking a user up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(String),
+    NotFound,
+    /// More than one entry matched; which one is meant is unknowable.
+    Ambiguous,
+}
+
+/// The directory's verdict on a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    /// Why, for the log: the directory's own words where it gave any.
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Created,
+    AlreadyExists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    NotFound,
+}
+
+/// One attribute of a new entry and its values.
+pub type Attribute = (String, HashSet<String>);
+
+pub struct Directory {
+    connector: Connector,
+    service: ServiceConnection,
+}
+
+impl Directory {
+    pub fn new(settings: &config::Ldap) -> Self {
+        Directory { connector: Connector::new(settings), service: ServiceConnection::new(settings) }
+    }
+
+    /// Searches for the entry matching `filter`, as the service account.
+    pub async fn find(&self, base: &str, scope: Scope, filter: &str) -> Result<Lookup, DirectoryError> {
+        let scope = match scope {
+            Scope::Base => ldap3::Scope::Base,
+            Scope::One => ldap3::Scope::OneLevel,
+            Scope::Sub => ldap3::Scope::Subtree,
+        };
+        let timeout = self.connector.timeout;
+        let search = async |mut ldap: Ldap| {
+            // Two entries are enough to know the answer is ambiguous; "1.1" asks for no attributes.
+            ldap.with_timeout(timeout)
+                .with_search_options(SearchOptions::new().sizelimit(2))
+                .search(base, scope, filter, vec!["1.1"])
+                .await
+        };
+        let ldap3::SearchResult(entries, result) = self.as_service("search", true, search).await?;
+        match (meaning(result.rc), entries.len()) {
+            (Meaning::Success, 0) => Ok(Lookup::NotFound),
+            (Meaning::Success, 1) => {
+                let entry = ldap3::SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
+                    DirectoryError::Client { operation: "search", message: "entry vanished".into() }
+                })?);
+                Ok(Lookup::Found(entry.dn))
+            }
+            (Meaning::Success | Meaning::SizeLimitExceeded, _) => Ok(Lookup::Ambiguous),
+            _ => Err(DirectoryError::from_result("search", &result)),
+        }
+    }
+
+    /// Whether an entry exists at `dn`, as the service account.
+    pub async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
+        let timeout = self.connector.timeout;
+        let read = async |mut ldap: Ldap| {
+            ldap.with_timeout(timeout).search(dn, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"]).await
+        };
+        let ldap3::SearchResult(entries, result) = self.as_service("read", true, read).await?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(!entries.is_empty()),
+            Meaning::NoSuchObject => Ok(false),
+            _ => Err(DirectoryError::from_result("read", &result)),
+        }
+    }
+
+    /// Binds as `dn` with `password` on a connection of its own, used for
+    /// nothing else and closed afterwards. The password must not be empty:
+    /// an empty one is an unauthenticated bind, which some servers let through.
+    pub async fn check_password(&self, dn: &str, password: &str) -> Result<Verdict, DirectoryError> {
+        if password.is_empty() {
+            return Ok(Verdict::Invalid("empty password".into()));
+        }
+        let mut ldap = self.connector.open().await?;
+        let bound = ldap.with_timeout(self.connector.timeout).simple_bind(dn, password).await;
+        // The connection closes when the last handle is dropped; an unbind
+        // first tells the server so instead of leaving it to notice.
+        let _ = ldap.unbind().await;
+        let result = bound.map_err(|e| DirectoryError::from_client("bind", e))?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(Verdict::Valid),
+            Meaning::InvalidCredentials => Ok(Verdict::Invalid("invalid credentials".into())),
+            Meaning::PolicyRefused => Ok(Verdict::Invalid(format!("refused by the directory: {}", result.text))),
+            _ => Err(DirectoryError::from_result("bind", &result)),
+        }
+    }
+
+    /// Adds an entry, as the service account.
+    pub async fn add(&self, dn: &str, attributes: Vec<Attribute>) -> Result<Added, DirectoryError> {
+        let timeout = self.connector.timeout;
+        let add = async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
+        let result = self.as_service("add", false, add).await?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(Added::Created),
+            Meaning::AlreadyExists => Ok(Added::AlreadyExists),
+            _ => Err(DirectoryError::from_result("add", &result)),
+        }
+    }
+
+    /// Sets a password with the Password Modify extended operation (RFC 3062),
+    /// as the service account, so the directory hashes it by its own rules.
+    pub async fn set_password_exop(&self, dn: &str, password: &str) -> Result<(), DirectoryError> {
+        let timeout = self.connector.timeout;
+        let modify = async |mut ldap: Ldap| {
+            let exop = PasswordModify { user_id: Some(dn), old_pass: None, new_pass: Some(password) };
+            // The response carries no value when the new password is supplied:
+            // only the result code is read (ldap3's parser would panic on it).
+            ldap.with_timeout(timeout).extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
+        };
+        let result = self.as_service("password modify", false, modify).await?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(()),
+            _ => Err(DirectoryError::from_result("password modify", &result)),
+        }
+    }
+
+    /// Replaces `attribute` with `value`, as the service account.
+    pub async fn replace(&self, dn: &str, attribute: &str, value: &str) -> Result<(), DirectoryError> {
+        let timeout = self.connector.timeout;
+        let modify = async |mut ldap: Ldap| {
+            let values = HashSet::from([value]);
+            ldap.with_timeout(timeout).modify(dn, vec![Mod::Replace(attribute, values)]).await
+        };
+        let result = self.as_service("modify", false, modify).await?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(()),
+            _ => Err(DirectoryError::from_result("modify", &result)),
+        }
+    }
+
+    /// Deletes an entry, as the service account.
+    pub async fn delete(&self, dn: &str) -> Result<Deleted, DirectoryError> {
+        let timeout = self.connector.timeout;
+        let delete = async |mut ldap: Ldap| ldap.with_timeout(timeout).delete(dn).await;
+        let result = self.as_service("delete", false, delete).await?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(Deleted::Deleted),
+            Meaning::NoSuchObject => Ok(Deleted::NotFound),
+            _ => Err(DirectoryError::from_result("delete", &result)),
+        }
+    }
+
+    /// Runs `operation` on the service account's connection. A connection
+    /// found dead is dropped; a `retry`able (idempotent) operation is then
+    /// tried once more on a fresh one, so the first request after a directory
+    /// restart succeeds. A timeout drops the connection too, as a server that
+    /// stopped answering may never answer on it again, but is not retried:
+    /// that would double the wait.
+    async fn as_service<T, F, Fut>(&self, operation: &'static str, retry: bool, run: F) -> Result<T, DirectoryError>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, LdapError>>,
+    {
+        let ldap = self.service.get(&self.connector).await?;
+        match run(ldap).await {
+            Ok(value) => Ok(value),
+            Err(e) if connection_lost(&e) && retry => {
+                self.service.discard().await;
+                let ldap = self.service.get(&self.connector).await?;
+                run(ldap).await.map_err(|e| DirectoryError::from_client(operation, e))
+            }
+            Err(e) => {
+                if connection_lost(&e) || matches!(e, LdapError::Timeout { .. }) {
+                    self.service.discard().await;
+                }
+                Err(DirectoryError::from_client(operation, e))
+            }
+        }
+    }
+}
