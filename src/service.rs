@@ -1,0 +1,216 @@
+//! One protocol call, turned into directory operations for the host it names.
+//!
+//! The checks that keep bad input away from the directory live here:
+//! empty passwords and NUL bytes are refused before any LDAP I/O, whatever
+//! the caller, and writes a host has not enabled touch nothing.
+
+use std::collections::HashSet;
+
+use tracing::warn;
+
+use crate::config::{HostSettings, PasswordChange, RegisterPassword, Settings};
+use crate::directory::{Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict};
+use crate::protocol::{Call, Method, Outcome, Reason};
+
+/// The longest user name accepted: an XMPP localpart is at most 1023 bytes (RFC 7622).
+const MAX_USER_BYTES: usize = 1023;
+
+pub struct Service {
+    settings: Settings,
+    directory: Directory,
+}
+
+impl Service {
+    pub fn new(settings: Settings) -> Self {
+        let directory = Directory::new(&settings.ldap);
+        Service { settings, directory }
+    }
+
+    pub async fn call(&self, call: &Call) -> Outcome {
+        let Some(host) = self.settings.host(&call.server) else {
+            return Outcome::UnknownServer;
+        };
+        let result = match call.method {
+            Method::CheckPassword => self.check_password(host, call).await,
+            Method::UserExists => self.user_exists(host, call).await,
+            Method::Register => self.register(host, call).await,
+            Method::SetPassword => self.set_password(host, call).await,
+            Method::RemoveUser => self.remove_user(host, call).await,
+        };
+        result.unwrap_or_else(|error| match error {
+            DirectoryError::Unavailable(cause) => Outcome::Unavailable(cause),
+            other => Outcome::Failed(other.to_string()),
+        })
+    }
+
+    async fn check_password(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
+        let password = call.password.as_deref().unwrap_or_default();
+        if let Err(reason) = check_user(&call.user).and(check_password(password)) {
+            return Ok(Outcome::No(reason));
+        }
+        let dn = match self.find(host, call).await? {
+            Lookup::Found(dn) => dn,
+            Lookup::NotFound => return Ok(Outcome::No(Reason::UnknownUser)),
+            Lookup::Ambiguous => return Ok(Outcome::No(self.ambiguous(call))),
+        };
+        Ok(match self.directory.check_password(&dn, password).await? {
+            Verdict::Valid => Outcome::Yes,
+            Verdict::Invalid(why) => Outcome::No(Reason::Refused(why)),
+        })
+    }
+
+    async fn user_exists(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
+        if let Err(reason) = check_user(&call.user) {
+            return Ok(Outcome::No(reason));
+        }
+        Ok(match self.find(host, call).await? {
+            Lookup::Found(_) => Outcome::Yes,
+            Lookup::NotFound => Outcome::No(Reason::UnknownUser),
+            // The name is taken, even if no login can use it: answering
+            // `false` would bounce messages and let Prosody register it again.
+            Lookup::Ambiguous => {
+                self.ambiguous(call);
+                Outcome::Yes
+            }
+        })
+    }
+
+    async fn register(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
+        let (register, operations) = (&host.register, &host.operations);
+        let (Some(dn_template), true) = (&register.dn, operations.register) else {
+            return Ok(Outcome::NotEnabled);
+        };
+        let password = call.password.as_deref().unwrap_or_default();
+        if let Some(bad) = check_write(&call.user, Some(password)) {
+            return Ok(bad);
+        }
+        match self.find(host, call).await? {
+            Lookup::NotFound => {}
+            Lookup::Found(_) | Lookup::Ambiguous => return Ok(Outcome::AlreadyExists),
+        }
+        let dn = dn_template.render(&call.user, &call.server);
+        let mut attributes: Vec<Attribute> = vec![("objectClass".into(), register.object_classes.iter().cloned().collect())];
+        for (name, value) in &register.attributes {
+            attributes.push((name.clone(), HashSet::from([value.render(&call.user, &call.server)])));
+        }
+        if register.password == RegisterPassword::Attribute {
+            attributes.push((operations.password_attribute.clone(), HashSet::from([password.to_owned()])));
+        }
+        if self.directory.add(&dn, attributes).await? == Added::AlreadyExists {
+            return Ok(Outcome::AlreadyExists);
+        }
+        if register.password == RegisterPassword::Exop {
+            if let Err(error) = self.directory.set_password_exop(&dn, password).await {
+                // An account without its password is worse than none: take it back.
+                if let Err(undo) = self.directory.delete(&dn).await {
+                    warn!(dn = %dn, error = %undo, "could not remove the account whose password could not be set");
+                }
+                return Err(error);
+            }
+        }
+        Ok(Outcome::Created)
+    }
+
+    async fn set_password(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
+        if !host.operations.set_password {
+            return Ok(Outcome::NotEnabled);
+        }
+        let password = call.password.as_deref().unwrap_or_default();
+        if let Some(bad) = check_write(&call.user, Some(password)) {
+            return Ok(bad);
+        }
+        let dn = match self.find(host, call).await? {
+            Lookup::Found(dn) => dn,
+            Lookup::NotFound => return Ok(Outcome::NoSuchUser),
+            Lookup::Ambiguous => return Ok(Outcome::Failed(self.ambiguous(call).to_string())),
+        };
+        match host.operations.password_change {
+            PasswordChange::Exop => self.directory.set_password_exop(&dn, password).await?,
+            PasswordChange::Modify => self.directory.replace(&dn, &host.operations.password_attribute, password).await?,
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn remove_user(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
+        if !host.operations.remove_user {
+            return Ok(Outcome::NotEnabled);
+        }
+        if let Some(bad) = check_write(&call.user, None) {
+            return Ok(bad);
+        }
+        let dn = match self.find(host, call).await? {
+            Lookup::Found(dn) => dn,
+            Lookup::NotFound => return Ok(Outcome::NoSuchUser),
+            Lookup::Ambiguous => return Ok(Outcome::Failed(self.ambiguous(call).to_string())),
+        };
+        Ok(match self.directory.delete(&dn).await? {
+            Deleted::Deleted => Outcome::Done,
+            Deleted::NotFound => Outcome::NoSuchUser,
+        })
+    }
+
+    /// The user's entry: by search, or at the configured DN template.
+    async fn find(&self, host: &HostSettings, call: &Call) -> Result<Lookup, DirectoryError> {
+        let users = &host.users;
+        if let Some(template) = &users.bind_dn_template {
+            let dn = template.render(&call.user, &call.server);
+            return Ok(if self.directory.exists(&dn).await? { Lookup::Found(dn) } else { Lookup::NotFound });
+        }
+        let filter = users.filter.render(&call.user, &call.server);
+        self.directory.find(&users.base_dn, users.scope, &filter).await
+    }
+
+    fn ambiguous(&self, call: &Call) -> Reason {
+        warn!(
+            user = ?truncated(&call.user),
+            server = ?truncated(&call.server),
+            "several directory entries match this user name; fix the directory or users.filter"
+        );
+        Reason::Ambiguous
+    }
+}
+
+fn check_user(user: &str) -> Result<(), Reason> {
+    if user.is_empty() {
+        Err(Reason::UnknownUser)
+    } else if user.len() > MAX_USER_BYTES || user.contains('\0') {
+        Err(Reason::MalformedInput)
+    } else {
+        Ok(())
+    }
+}
+
+fn check_password(password: &str) -> Result<(), Reason> {
+    if password.is_empty() {
+        Err(Reason::EmptyPassword)
+    } else if password.contains('\0') {
+        Err(Reason::MalformedInput)
+    } else {
+        Ok(())
+    }
+}
+
+/// The same checks for a write, as a 400 answer.
+fn check_write(user: &str, password: Option<&str>) -> Option<Outcome> {
+    if check_user(user).is_err() {
+        return Some(Outcome::BadInput("the user name is empty, too long or contains NUL"));
+    }
+    match password.map(check_password) {
+        Some(Err(Reason::EmptyPassword)) => Some(Outcome::BadInput("the password is empty")),
+        Some(Err(_)) => Some(Outcome::BadInput("the password contains NUL")),
+        _ => None,
+    }
+}
+
+/// A user-supplied string shortened for a log line.
+pub fn truncated(value: &str) -> &str {
+    const MAX: usize = 64;
+    if value.len() <= MAX {
+        return value;
+    }
+    let mut end = MAX;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
