@@ -1,0 +1,158 @@
+//! One request: credentials, route, method, parameters, the call, the answer,
+//! and the one log line that records it. The log line carries the method,
+//! user, server, outcome and duration, and never the password, the query
+//! string or the body.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_LENGTH;
+use hyper::{Request, Response};
+use tracing::{info, warn};
+
+use super::basic_auth::ApiCredentials;
+use super::params::Params;
+use super::response::{self, Body};
+use crate::config::Http;
+use crate::protocol::{Call, Method, Outcome};
+use crate::service::{Service, truncated};
+
+pub struct Handler {
+    service: Arc<Service>,
+    credentials: Option<ApiCredentials>,
+    deadline: Duration,
+    max_body_bytes: usize,
+}
+
+/// What the log line says about a request, filled in as the request is read,
+/// so that a request cut off by its deadline is still recorded.
+#[derive(Default)]
+struct Record {
+    method: Option<&'static str>,
+    user: Option<String>,
+    server: Option<String>,
+    outcome: &'static str,
+    detail: Option<String>,
+}
+
+impl Handler {
+    pub fn new(service: Arc<Service>, http: &Http) -> Self {
+        Handler {
+            service,
+            credentials: http.credentials.as_ref().and_then(ApiCredentials::parse),
+            deadline: http.request_timeout,
+            max_body_bytes: http.max_body_bytes,
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let mut record = Record::default();
+        let response = match tokio::time::timeout(self.deadline, self.respond(request, &mut record)).await {
+            Ok(response) => response,
+            Err(_) => {
+                record.outcome = "deadline";
+                response::unavailable()
+            }
+        };
+        log(&record, response.status().as_u16(), started.elapsed());
+        response
+    }
+
+    async fn respond(&self, request: Request<Incoming>, record: &mut Record) -> Response<Body> {
+        if let Some(credentials) = &self.credentials {
+            if !credentials.accepts(request.headers()) {
+                record.outcome = "unauthorized";
+                return response::unauthorized();
+            }
+        }
+        // Prosody appends `/<method>` to whatever URL it was given, so only
+        // the last segment names the method; any prefix is the operator's.
+        let segment = request.uri().path().rsplit('/').next().unwrap_or_default();
+        let Some(method) = Method::from_name(segment) else {
+            record.outcome = "unsupported";
+            return response::not_implemented("unsupported method\n");
+        };
+        record.method = Some(method.name());
+        let is_post = request.method() == hyper::Method::POST;
+        if !is_post && !(method.is_query() && request.method() == hyper::Method::GET) {
+            record.outcome = "method-not-allowed";
+            return response::method_not_allowed(if method.is_query() { "GET, POST" } else { "POST" });
+        }
+
+        let mut params = Params::default();
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let mut parsed = params.add(query.as_bytes());
+        if is_post && parsed.is_ok() {
+            // The deployed module sends `application/x/www-form-urlencoded`
+            // (sic): the body is read as a form whatever its Content-Type.
+            match self.read_body(request).await {
+                Ok(body) => parsed = params.add(&body),
+                Err(response) => {
+                    record.outcome = "too-large";
+                    return response;
+                }
+            }
+        }
+        record.user = params.user.as_deref().map(|u| truncated(u).to_owned());
+        record.server = params.server.as_deref().map(|s| truncated(s).to_owned());
+        if let Err(error) = parsed {
+            record.outcome = "bad-request";
+            return response::bad_request(&error.to_string());
+        }
+        let (Some(user), password) = (params.user, params.pass) else {
+            record.outcome = "bad-request";
+            return response::bad_request("missing parameter: user");
+        };
+        if method.needs_password() && password.is_none() {
+            record.outcome = "bad-request";
+            return response::bad_request("missing parameter: pass");
+        }
+
+        let call = Call { method, user, password, server: params.server.unwrap_or_default() };
+        let outcome = self.service.call(&call).await;
+        record.outcome = outcome.label();
+        record.detail = match &outcome {
+            Outcome::No(reason) => Some(reason.to_string()),
+            Outcome::Unavailable(cause) | Outcome::Failed(cause) => Some(cause.clone()),
+            Outcome::BadInput(why) => Some((*why).to_owned()),
+            _ => None,
+        };
+        response::from_outcome(&outcome)
+    }
+
+    /// The body, refused with 413 past the limit: by its declared length
+    /// before reading anything, and by counting while reading otherwise.
+    async fn read_body(&self, request: Request<Incoming>) -> Result<bytes::Bytes, Response<Body>> {
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
+            return Err(response::payload_too_large());
+        }
+        match Limited::new(request.into_body(), self.max_body_bytes).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(response::payload_too_large()),
+            Err(_) => Err(response::bad_request("the request body could not be read")),
+        }
+    }
+}
+
+fn log(record: &Record, status: u16, elapsed: Duration) {
+    let method = record.method.unwrap_or("-");
+    let user = record.user.as_deref().unwrap_or("-");
+    let server = record.server.as_deref().unwrap_or("-");
+    let detail = record.detail.as_deref().unwrap_or("");
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    // User names come from the client: `?` quotes them and escapes control
+    // characters, so none can forge a log line.
+    if status >= 500 {
+        warn!(method, user = ?user, server = ?server, status, outcome = record.outcome, detail, ms, "request");
+    } else {
+        info!(method, user = ?user, server = ?server, status, outcome = record.outcome, detail, ms, "request");
+    }
+}

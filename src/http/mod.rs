@@ -1,0 +1,75 @@
+//! The HTTP server Prosody talks to: one connection per request, a deadline
+//! on each, and a graceful drain on shutdown. Knows nothing of LDAP: each
+//! request becomes a [`Call`](crate::protocol::Call) for the [`Service`].
+
+mod basic_auth;
+mod handler;
+mod params;
+mod response;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+use crate::config::Settings;
+use crate::service::Service;
+use handler::Handler;
+
+/// How long requests in flight may take to finish once shutdown begins.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves on `listener` until `shutdown` completes, then lets requests in
+/// flight finish (within a bound) and returns.
+pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let http = settings.http.clone();
+    let handler = Arc::new(Handler::new(Arc::new(Service::new(settings)), &http));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, usually: back off rather than spin.
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let handler = handler.clone();
+        let service = service_fn(move |request| {
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handler.handle(request).await) }
+        });
+        // Prosody opens a connection per request and never reuses it, so the
+        // server closes it after the answer. Without the timer, hyper's
+        // header-read timeout is silently off.
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(http.request_timeout)
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    info!("shutting down");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => warn!("requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway"),
+    }
+}

@@ -1,0 +1,104 @@
+//! The `auth-http-ldap` command: read the configuration, start logging,
+//! serve until SIGTERM or SIGINT, and turn the outcome into an exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auth_http_ldap::config::{self, Settings};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing::{error, info};
+
+/// Answers Prosody's mod_auth_http API (authentication = "http") from an LDAP directory.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, short, global = true, value_name = "PATH", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the configuration and print it as it will be used, secrets hidden.
+    CheckConfig,
+}
+
+/// The configuration cannot be used (as sysexits' EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(&cli.config) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("auth-http-ldap: {} is not a usable configuration:\n{error}", cli.config.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match cli.command {
+        Some(Command::CheckConfig) => check_config(&cli.config, &settings),
+        None => run(settings),
+    }
+}
+
+fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
+    match toml::to_string_pretty(settings) {
+        Ok(text) => {
+            println!("# {} is valid. The effective configuration, secrets hidden:\n\n{text}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("auth-http-ldap: cannot print the configuration: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: Settings) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log.level))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let listen = settings.http.listen;
+        let listener = match TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                error!(error = %e, %listen, "cannot listen (http.listen)");
+                return ExitCode::FAILURE;
+            }
+        };
+        info!(%listen, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+        auth_http_ldap::serve(settings, listener, shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            error!(error = %e, "cannot watch for SIGTERM; only Ctrl-C stops the service");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
