@@ -1,0 +1,204 @@
+//! Shared by the integration tests: a real slapd, the real server on
+//! `127.0.0.1:0`, and a client that writes requests byte for byte as
+//! Prosody does, so the tests see exactly what goes over the wire.
+#![allow(dead_code)]
+
+pub mod slapd;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use slapd::Slapd;
+use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
+
+/// The configuration the tests start from: the service account, searching
+/// the people subtree, writes enabled; `overrides` is TOML laid over it table
+/// by table.
+pub fn config(slapd: &Slapd, overrides: &str) -> String {
+    let base = format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+request_timeout = "3s"
+[ldap]
+url = "{url}"
+bind_dn = "{SERVICE_DN}"
+bind_password = "{SERVICE_PASSWORD}"
+connect_timeout = "1s"
+timeout = "1s"
+[users]
+base_dn = "{PEOPLE}"
+[operations]
+register = true
+set_password = true
+remove_user = true
+[register]
+dn = "uid={{user}},{PEOPLE}"
+"#,
+        url = slapd.url()
+    );
+    let mut table: toml::Table = base.parse().expect("base config");
+    let overrides: toml::Table = overrides.parse().expect("override TOML");
+    merge(&mut table, overrides);
+    toml::to_string(&table).expect("config TOML")
+}
+
+fn merge(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over)) => merge(inner, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The service, serving on a free loopback port until dropped.
+pub struct Bridge {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Bridge {
+    pub async fn start(toml: &str) -> Bridge {
+        let settings = auth_http_ldap::config::load_str(toml).unwrap_or_else(|e| panic!("test config refused: {e}\n{toml}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(auth_http_ldap::serve(settings, listener, async {
+            let _ = stopped.await;
+        }));
+        Bridge { addr, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Serves `slapd` with the test configuration and `overrides`.
+    pub async fn for_directory(slapd: &Slapd, overrides: &str) -> Bridge {
+        Bridge::start(&config(slapd, overrides)).await
+    }
+
+    /// A GET as Prosody sends it: no Accept, no Connection, no Content-Length.
+    pub async fn get(&self, path_and_query: &str) -> Reply {
+        self.raw(&format!("GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nUser-Agent: Prosody XMPP Server\r\n\r\n", self.addr)).await
+    }
+
+    /// A POST as the deployed module sends it, Content-Type typo included.
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        self.raw(&format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: Prosody XMPP Server\r\n\
+             Content-Type: application/x/www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        ))
+        .await
+    }
+
+    /// `check_password` for `user`, with Prosody's encoding.
+    pub async fn check_password(&self, user: &str, password: &str) -> Reply {
+        self.get(&format!("/example.com/check_password?user={}&pass={}&server=example.com", encode(user), encode(password))).await
+    }
+
+    pub async fn user_exists(&self, user: &str) -> Reply {
+        self.get(&format!("/example.com/user_exists?server=example.com&user={}", encode(user))).await
+    }
+
+    pub async fn raw(&self, request: &str) -> Reply {
+        send(self.addr, request.as_bytes()).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Prosody's encoding: every byte outside `[A-Za-z0-9._~-]` as lower-case
+/// `%xx`, and space as `+`.
+pub fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'-' => out.push(byte as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02x}")),
+        }
+    }
+    out
+}
+
+/// A response, read to the end of the connection.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("UTF-8 body")
+    }
+
+    /// Asserts the exact answer Prosody reads as `true` or `false`.
+    #[track_caller]
+    pub fn assert_answer(&self, expected: bool) {
+        assert_eq!(self.status, 200, "status of {self:?}");
+        assert_eq!(self.text(), if expected { "true" } else { "false" }, "body of {self:?}");
+        assert_eq!(self.header("content-length"), Some(if expected { "4" } else { "5" }));
+    }
+}
+
+pub async fn send(addr: SocketAddr, request: &[u8]) -> Reply {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request).await.expect("write request");
+        let mut raw = Vec::new();
+        // The server closes the connection after its answer.
+        stream.read_to_end(&mut raw).await.expect("read response");
+        raw
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(15), exchange).await.expect("no response within 15 s");
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Reply {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = std::str::from_utf8(&raw[..split]).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    // Prosody rejects a status line without a reason phrase.
+    assert!(status_line.splitn(3, ' ').nth(2).is_some_and(|r| !r.is_empty()), "no reason phrase: {status_line}");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let body = raw[split + 4..].to_vec();
+    let reply = Reply { status, headers, body };
+    if let Some(length) = reply.header("content-length") {
+        assert_eq!(length.parse::<usize>().ok(), Some(reply.body.len()), "Content-Length does not match the body");
+    }
+    reply
+}
