@@ -80,6 +80,8 @@ fn run(settings: Settings) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // The bound address, which differs from http.listen when its port is 0.
+        let listen = listener.local_addr().unwrap_or(listen);
         info!(%listen, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
         auth_http_ldap::serve(settings, listener, shutdown_signal()).await;
         ExitCode::SUCCESS

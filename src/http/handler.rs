@@ -30,7 +30,8 @@ pub struct Handler {
 /// so that a request cut off by its deadline is still recorded.
 #[derive(Default)]
 struct Record {
-    method: Option<&'static str>,
+    /// The method, or the unsupported path segment that named none.
+    method: Option<String>,
     user: Option<String>,
     server: Option<String>,
     outcome: &'static str,
@@ -72,10 +73,11 @@ impl Handler {
         // the last segment names the method; any prefix is the operator's.
         let segment = request.uri().path().rsplit('/').next().unwrap_or_default();
         let Some(method) = Method::from_name(segment) else {
+            record.method = Some(truncated(segment).to_owned());
             record.outcome = "unsupported";
             return response::not_implemented("unsupported method\n");
         };
-        record.method = Some(method.name());
+        record.method = Some(method.name().to_owned());
         let is_post = request.method() == hyper::Method::POST;
         if !is_post && !(method.is_query() && request.method() == hyper::Method::GET) {
             record.outcome = "method-not-allowed";
@@ -100,14 +102,17 @@ impl Handler {
         record.server = params.server.as_deref().map(|s| truncated(s).to_owned());
         if let Err(error) = parsed {
             record.outcome = "bad-request";
+            record.detail = Some(error.to_string());
             return response::bad_request(&error.to_string());
         }
         let (Some(user), password) = (params.user, params.pass) else {
             record.outcome = "bad-request";
+            record.detail = Some("missing parameter: user".into());
             return response::bad_request("missing parameter: user");
         };
         if method.needs_password() && password.is_none() {
             record.outcome = "bad-request";
+            record.detail = Some("missing parameter: pass".into());
             return response::bad_request("missing parameter: pass");
         }
 
@@ -143,16 +148,18 @@ impl Handler {
 }
 
 fn log(record: &Record, status: u16, elapsed: Duration) {
-    let method = record.method.unwrap_or("-");
-    let user = record.user.as_deref().unwrap_or("-");
-    let server = record.server.as_deref().unwrap_or("-");
-    let detail = record.detail.as_deref().unwrap_or("");
-    let ms = elapsed.as_secs_f64() * 1000.0;
-    // User names come from the client: `?` quotes them and escapes control
-    // characters, so none can forge a log line.
-    if status >= 500 {
-        warn!(method, user = ?user, server = ?server, status, outcome = record.outcome, detail, ms, "request");
+    // Values from the client are written with `?`, which quotes them and
+    // escapes control characters, so none can forge a log line. Absent
+    // fields (`None`) are left out of the line.
+    let method = record.method.as_deref().map(tracing::field::debug);
+    let user = record.user.as_deref().map(tracing::field::debug);
+    let server = record.server.as_deref().map(tracing::field::debug);
+    let detail = record.detail.as_deref();
+    let outcome = record.outcome;
+    // 500 and 503 need an operator; everything else is the client's business.
+    if status == 500 || status == 503 {
+        warn!(method, user, server, status, outcome, detail, duration = ?elapsed, "request");
     } else {
-        info!(method, user = ?user, server = ?server, status, outcome = record.outcome, detail, ms, "request");
+        info!(method, user, server, status, outcome, detail, duration = ?elapsed, "request");
     }
 }
