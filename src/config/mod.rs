@@ -34,9 +34,11 @@ pub struct Settings {
 #[serde(untagged)]
 pub enum Hosts {
     /// No `[hosts]` table: one set of settings for every `server`.
-    Any(HostSettings),
+    Any(Box<HostSettings>),
     /// Only these domains; any other `server` is refused.
-    Named { hosts: BTreeMap<String, HostSettings> },
+    Named {
+        hosts: BTreeMap<String, HostSettings>,
+    },
 }
 
 impl Settings {
@@ -218,7 +220,9 @@ impl Default for Register {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { level: "info".into() }
+        Log {
+            level: "info".into(),
+        }
     }
 }
 

@@ -87,6 +87,15 @@ mod tests {
     fn never_prints_its_value() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?}"), "<hidden>");
-        assert_eq!(toml::to_string(&[("s", &secret)].into_iter().collect::<std::collections::BTreeMap<_, _>>()).unwrap().trim(), "s = \"<hidden>\"");
+        assert_eq!(
+            toml::to_string(
+                &[("s", &secret)]
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            )
+            .unwrap()
+            .trim(),
+            "s = \"<hidden>\""
+        );
     }
 }
