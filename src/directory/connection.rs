@@ -20,7 +20,11 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
-        Connector { url: settings.url.clone(), connect_timeout: settings.connect_timeout, timeout: settings.timeout }
+        Connector {
+            url: settings.url.clone(),
+            connect_timeout: settings.connect_timeout,
+            timeout: settings.timeout,
+        }
     }
 
     pub(crate) async fn open(&self) -> Result<Ldap, DirectoryError> {
@@ -29,7 +33,12 @@ impl Connector {
         let connecting = LdapConnAsync::with_settings(settings, &self.url);
         let (conn, ldap) = match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => return Err(DirectoryError::Unavailable(format!("connect to {}: {e}", self.url))),
+            Ok(Err(e)) => {
+                return Err(DirectoryError::Unavailable(format!(
+                    "connect to {}: {e}",
+                    self.url
+                )));
+            }
             Err(_) => {
                 return Err(DirectoryError::Unavailable(format!(
                     "connect to {}: no answer within {:?}",
@@ -57,7 +66,10 @@ pub(crate) struct ServiceConnection {
 impl ServiceConnection {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
         let bind = settings.bind_dn.clone().zip(settings.bind_password.clone());
-        ServiceConnection { bind, current: Mutex::new(None) }
+        ServiceConnection {
+            bind,
+            current: Mutex::new(None),
+        }
     }
 
     /// The open connection, or a new one, bound as the service account.

@@ -8,8 +8,8 @@ mod error;
 use std::collections::HashSet;
 use std::future::Future;
 
-use ldap3::{Ldap, LdapError, Mod, SearchOptions};
 use ldap3::exop::PasswordModify;
+use ldap3::{Ldap, LdapError, Mod, SearchOptions};
 
 use crate::config::{self, Scope};
 use connection::{Connector, ServiceConnection};
@@ -55,11 +55,19 @@ pub struct Directory {
 
 impl Directory {
     pub fn new(settings: &config::Ldap) -> Self {
-        Directory { connector: Connector::new(settings), service: ServiceConnection::new(settings) }
+        Directory {
+            connector: Connector::new(settings),
+            service: ServiceConnection::new(settings),
+        }
     }
 
     /// Searches for the entry matching `filter`, as the service account.
-    pub async fn find(&self, base: &str, scope: Scope, filter: &str) -> Result<Lookup, DirectoryError> {
+    pub async fn find(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+    ) -> Result<Lookup, DirectoryError> {
         let scope = match scope {
             Scope::Base => ldap3::Scope::Base,
             Scope::One => ldap3::Scope::OneLevel,
@@ -77,9 +85,13 @@ impl Directory {
         match (meaning(result.rc), entries.len()) {
             (Meaning::Success, 0) => Ok(Lookup::NotFound),
             (Meaning::Success, 1) => {
-                let entry = ldap3::SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
-                    DirectoryError::Client { operation: "search", message: "entry vanished".into() }
-                })?);
+                let entry =
+                    ldap3::SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
+                        DirectoryError::Client {
+                            operation: "search",
+                            message: "entry vanished".into(),
+                        }
+                    })?);
                 Ok(Lookup::Found(entry.dn))
             }
             (Meaning::Success | Meaning::SizeLimitExceeded, _) => Ok(Lookup::Ambiguous),
@@ -91,7 +103,9 @@ impl Directory {
     pub async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
         let timeout = self.connector.timeout;
         let read = async |mut ldap: Ldap| {
-            ldap.with_timeout(timeout).search(dn, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"]).await
+            ldap.with_timeout(timeout)
+                .search(dn, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"])
+                .await
         };
         let ldap3::SearchResult(entries, result) = self.as_service("read", true, read).await?;
         match meaning(result.rc) {
@@ -104,12 +118,19 @@ impl Directory {
     /// Binds as `dn` with `password` on a connection of its own, used for
     /// nothing else and closed afterwards. The password must not be empty:
     /// an empty one is an unauthenticated bind, which some servers let through.
-    pub async fn check_password(&self, dn: &str, password: &str) -> Result<Verdict, DirectoryError> {
+    pub async fn check_password(
+        &self,
+        dn: &str,
+        password: &str,
+    ) -> Result<Verdict, DirectoryError> {
         if password.is_empty() {
             return Ok(Verdict::Invalid("empty password".into()));
         }
         let mut ldap = self.connector.open().await?;
-        let bound = ldap.with_timeout(self.connector.timeout).simple_bind(dn, password).await;
+        let bound = ldap
+            .with_timeout(self.connector.timeout)
+            .simple_bind(dn, password)
+            .await;
         // The connection closes when the last handle is dropped; an unbind
         // first tells the server so instead of leaving it to notice.
         let _ = ldap.unbind().await;
@@ -117,7 +138,10 @@ impl Directory {
         match meaning(result.rc) {
             Meaning::Success => Ok(Verdict::Valid),
             Meaning::InvalidCredentials => Ok(Verdict::Invalid("invalid credentials".into())),
-            Meaning::PolicyRefused => Ok(Verdict::Invalid(format!("refused by the directory: {}", result.text))),
+            Meaning::PolicyRefused => Ok(Verdict::Invalid(format!(
+                "refused by the directory: {}",
+                result.text
+            ))),
             _ => Err(DirectoryError::from_result("bind", &result)),
         }
     }
@@ -125,7 +149,8 @@ impl Directory {
     /// Adds an entry, as the service account.
     pub async fn add(&self, dn: &str, attributes: Vec<Attribute>) -> Result<Added, DirectoryError> {
         let timeout = self.connector.timeout;
-        let add = async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
+        let add =
+            async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
         let result = self.as_service("add", false, add).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Added::Created),
@@ -139,10 +164,17 @@ impl Directory {
     pub async fn set_password_exop(&self, dn: &str, password: &str) -> Result<(), DirectoryError> {
         let timeout = self.connector.timeout;
         let modify = async |mut ldap: Ldap| {
-            let exop = PasswordModify { user_id: Some(dn), old_pass: None, new_pass: Some(password) };
+            let exop = PasswordModify {
+                user_id: Some(dn),
+                old_pass: None,
+                new_pass: Some(password),
+            };
             // The response carries no value when the new password is supplied:
             // only the result code is read (ldap3's parser would panic on it).
-            ldap.with_timeout(timeout).extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
+            ldap.with_timeout(timeout)
+                .extended(exop)
+                .await
+                .map(|ldap3::result::ExopResult(_, result)| result)
         };
         let result = self.as_service("password modify", false, modify).await?;
         match meaning(result.rc) {
@@ -152,11 +184,18 @@ impl Directory {
     }
 
     /// Replaces `attribute` with `value`, as the service account.
-    pub async fn replace(&self, dn: &str, attribute: &str, value: &str) -> Result<(), DirectoryError> {
+    pub async fn replace(
+        &self,
+        dn: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<(), DirectoryError> {
         let timeout = self.connector.timeout;
         let modify = async |mut ldap: Ldap| {
             let values = HashSet::from([value]);
-            ldap.with_timeout(timeout).modify(dn, vec![Mod::Replace(attribute, values)]).await
+            ldap.with_timeout(timeout)
+                .modify(dn, vec![Mod::Replace(attribute, values)])
+                .await
         };
         let result = self.as_service("modify", false, modify).await?;
         match meaning(result.rc) {
@@ -183,7 +222,12 @@ impl Directory {
     /// restart succeeds. A timeout drops the connection too, as a server that
     /// stopped answering may never answer on it again, but is not retried:
     /// that would double the wait.
-    async fn as_service<T, F, Fut>(&self, operation: &'static str, retry: bool, run: F) -> Result<T, DirectoryError>
+    async fn as_service<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        retry: bool,
+        run: F,
+    ) -> Result<T, DirectoryError>
     where
         F: Fn(Ldap) -> Fut,
         Fut: Future<Output = Result<T, LdapError>>,
@@ -194,7 +238,9 @@ impl Directory {
             Err(e) if connection_lost(&e) && retry => {
                 self.service.discard().await;
                 let ldap = self.service.get(&self.connector).await?;
-                run(ldap).await.map_err(|e| DirectoryError::from_client(operation, e))
+                run(ldap)
+                    .await
+                    .map_err(|e| DirectoryError::from_client(operation, e))
             }
             Err(e) => {
                 if connection_lost(&e) || matches!(e, LdapError::Timeout { .. }) {

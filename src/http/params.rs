@@ -22,8 +22,12 @@ pub enum ParamsError {
 impl fmt::Display for ParamsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParamsError::Malformed => f.write_str("the parameters are not valid form encoding or not UTF-8"),
-            ParamsError::Repeated(name) => write!(f, "the parameter {name} is given more than once"),
+            ParamsError::Malformed => {
+                f.write_str("the parameters are not valid form encoding or not UTF-8")
+            }
+            ParamsError::Repeated(name) => {
+                write!(f, "the parameter {name} is given more than once")
+            }
         }
     }
 }
@@ -40,7 +44,8 @@ impl Params {
         if !strict {
             return Err(ParamsError::Malformed);
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(encoded).map_err(|_| ParamsError::Malformed)?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(encoded).map_err(|_| ParamsError::Malformed)?;
         for (name, value) in pairs {
             let (slot, name) = match name.as_str() {
                 "user" => (&mut self.user, "user"),
@@ -67,7 +72,8 @@ mod tests {
 
     #[test]
     fn decodes_what_prosody_sends_in_any_order() {
-        let params = parse("server=example.com&pass=p%40ss+w%c3%b6rd%26%3d%2b%25&user=romeo").unwrap();
+        let params =
+            parse("server=example.com&pass=p%40ss+w%c3%b6rd%26%3d%2b%25&user=romeo").unwrap();
         assert_eq!(params.user.as_deref(), Some("romeo"));
         assert_eq!(params.pass.as_deref(), Some("p@ss wörd&=+%"));
         assert_eq!(params.server.as_deref(), Some("example.com"));
@@ -75,7 +81,10 @@ mod tests {
 
     #[test]
     fn upper_case_hex_decodes_the_same() {
-        assert_eq!(parse("pass=w%C3%B6rd").unwrap().pass.as_deref(), Some("wörd"));
+        assert_eq!(
+            parse("pass=w%C3%B6rd").unwrap().pass.as_deref(),
+            Some("wörd")
+        );
     }
 
     #[test]
@@ -90,7 +99,10 @@ mod tests {
         let mut params = Params::default();
         assert_eq!(params.add(b"pass=\xff"), Err(ParamsError::Malformed));
         // A real U+FFFD, properly encoded, is a valid character.
-        assert_eq!(parse("pass=%ef%bf%bd").unwrap().pass.as_deref(), Some("\u{fffd}"));
+        assert_eq!(
+            parse("pass=%ef%bf%bd").unwrap().pass.as_deref(),
+            Some("\u{fffd}")
+        );
     }
 
     #[test]
