@@ -68,14 +68,19 @@ pub struct Bridge {
 
 impl Bridge {
     pub async fn start(toml: &str) -> Bridge {
-        let settings = auth_http_ldap::config::load_str(toml).unwrap_or_else(|e| panic!("test config refused: {e}\n{toml}"));
+        let settings = auth_http_ldap::config::load_str(toml)
+            .unwrap_or_else(|e| panic!("test config refused: {e}\n{toml}"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(auth_http_ldap::serve(settings, listener, async {
             let _ = stopped.await;
         }));
-        Bridge { addr, stop: Some(stop), task: Some(task) }
+        Bridge {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Serves `slapd` with the test configuration and `overrides`.
@@ -85,7 +90,11 @@ impl Bridge {
 
     /// A GET as Prosody sends it: no Accept, no Connection, no Content-Length.
     pub async fn get(&self, path_and_query: &str) -> Reply {
-        self.raw(&format!("GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nUser-Agent: Prosody XMPP Server\r\n\r\n", self.addr)).await
+        self.raw(&format!(
+            "GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nUser-Agent: Prosody XMPP Server\r\n\r\n",
+            self.addr
+        ))
+        .await
     }
 
     /// A POST as the deployed module sends it, Content-Type typo included.
@@ -101,11 +110,20 @@ impl Bridge {
 
     /// `check_password` for `user`, with Prosody's encoding.
     pub async fn check_password(&self, user: &str, password: &str) -> Reply {
-        self.get(&format!("/example.com/check_password?user={}&pass={}&server=example.com", encode(user), encode(password))).await
+        self.get(&format!(
+            "/example.com/check_password?user={}&pass={}&server=example.com",
+            encode(user),
+            encode(password)
+        ))
+        .await
     }
 
     pub async fn user_exists(&self, user: &str) -> Reply {
-        self.get(&format!("/example.com/user_exists?server=example.com&user={}", encode(user))).await
+        self.get(&format!(
+            "/example.com/user_exists?server=example.com&user={}",
+            encode(user)
+        ))
+        .await
     }
 
     pub async fn raw(&self, request: &str) -> Reply {
@@ -136,7 +154,9 @@ pub fn encode(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'-' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'-' => {
+                out.push(byte as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{byte:02x}")),
         }
@@ -154,7 +174,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> &str {
@@ -165,8 +188,15 @@ impl Reply {
     #[track_caller]
     pub fn assert_answer(&self, expected: bool) {
         assert_eq!(self.status, 200, "status of {self:?}");
-        assert_eq!(self.text(), if expected { "true" } else { "false" }, "body of {self:?}");
-        assert_eq!(self.header("content-length"), Some(if expected { "4" } else { "5" }));
+        assert_eq!(
+            self.text(),
+            if expected { "true" } else { "false" },
+            "body of {self:?}"
+        );
+        assert_eq!(
+            self.header("content-length"),
+            Some(if expected { "4" } else { "5" })
+        );
     }
 }
 
@@ -179,26 +209,49 @@ pub async fn send(addr: SocketAddr, request: &[u8]) -> Reply {
         stream.read_to_end(&mut raw).await.expect("read response");
         raw
     };
-    let raw = tokio::time::timeout(Duration::from_secs(15), exchange).await.expect("no response within 15 s");
+    let raw = tokio::time::timeout(Duration::from_secs(15), exchange)
+        .await
+        .expect("no response within 15 s");
     parse(&raw)
 }
 
 fn parse(raw: &[u8]) -> Reply {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
     let head = std::str::from_utf8(&raw[..split]).expect("ASCII head");
     let mut lines = head.split("\r\n");
     let status_line = lines.next().expect("status line");
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
     // Prosody rejects a status line without a reason phrase.
-    assert!(status_line.splitn(3, ' ').nth(2).is_some_and(|r| !r.is_empty()), "no reason phrase: {status_line}");
+    assert!(
+        status_line
+            .splitn(3, ' ')
+            .nth(2)
+            .is_some_and(|r| !r.is_empty()),
+        "no reason phrase: {status_line}"
+    );
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
     let body = raw[split + 4..].to_vec();
-    let reply = Reply { status, headers, body };
+    let reply = Reply {
+        status,
+        headers,
+        body,
+    };
     if let Some(length) = reply.header("content-length") {
-        assert_eq!(length.parse::<usize>().ok(), Some(reply.body.len()), "Content-Length does not match the body");
+        assert_eq!(
+            length.parse::<usize>().ok(),
+            Some(reply.body.len()),
+            "Content-Length does not match the body"
+        );
     }
     reply
 }

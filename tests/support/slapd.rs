@@ -6,31 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-
-pub const SUFFIX: &str = "dc=example,dc=com";
+// As in tests/fixtures/seed.ldif, which lists the sample users.
 pub const PEOPLE: &str = "ou=people,dc=example,dc=com";
 pub const SERVICE_DN: &str = "cn=auth-http-ldap,ou=services,dc=example,dc=com";
 pub const SERVICE_PASSWORD: &str = "service-secret";
 pub const ROOT_DN: &str = "cn=admin,dc=example,dc=com";
 pub const ROOT_PASSWORD: &str = "root-secret";
-
-/// The seed users: (uid, DN below `PEOPLE`, password).
-pub const USERS: &[(&str, &str, &str)] = &[
-    ("romeo", "uid=romeo", "iheartjuliet"),
-    ("juliet", "uid=juliet", "iheartromeo"),
-    // Every character Prosody percent-encodes, and a non-ASCII one.
-    ("alice", "uid=alice", "p@ss wörd&=+%"),
-    // Filter metacharacters that nodeprep lets through.
-    (r"a(b)*c\d", r"uid=a(b)*c\5cd", "special-pass"),
-    // A DN metacharacter: only correct RFC 4514 escaping finds this entry.
-    ("lee,jr", r"uid=lee\2cjr", "comma-pass"),
-    // Two entries with one uid: a login must not pick either.
-    ("twin", "uid=twin", "twin-pass"),
-    ("twin", "uid=twin,ou=sub", "twin-pass"),
-    // What an unescaped DN template would reach for the user "a,ou=admins".
-    ("a", "uid=a,ou=admins", "admin-pass"),
-];
 
 pub struct Slapd {
     dir: tempfile::TempDir,
@@ -47,10 +28,13 @@ impl Slapd {
                  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils"
             );
         }
-        let dir = tempfile::Builder::new().prefix("slapd-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("slapd-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
         std::fs::write(dir.path().join("slapd.conf"), slapd_conf(dir.path())).expect("slapd.conf");
-        std::fs::write(dir.path().join("seed.ldif"), seed_ldif()).expect("seed.ldif");
+        std::fs::write(dir.path().join("seed.ldif"), SEED_LDIF).expect("seed.ldif");
         let slapadd = Command::new("/usr/sbin/slapadd")
             .args(["-q", "-f"])
             .arg(dir.path().join("slapd.conf"))
@@ -58,7 +42,11 @@ impl Slapd {
             .arg(dir.path().join("seed.ldif"))
             .output()
             .expect("run slapadd");
-        assert!(slapadd.status.success(), "slapadd failed: {}", String::from_utf8_lossy(&slapadd.stderr));
+        assert!(
+            slapadd.status.success(),
+            "slapadd failed: {}",
+            String::from_utf8_lossy(&slapadd.stderr)
+        );
         let mut slapd = Slapd { dir, child: None };
         slapd.resume_service();
         slapd
@@ -77,7 +65,10 @@ impl Slapd {
     /// Stops the server; its data stays for [`Slapd::resume_service`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
@@ -102,13 +93,17 @@ impl Slapd {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
                 panic!("slapd exited ({status}) before answering:\n{log}");
             }
             if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
                 break;
             }
-            assert!(Instant::now() < deadline, "slapd did not answer within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "slapd did not answer within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         self.child = Some(child);
@@ -125,17 +120,35 @@ impl Slapd {
 
     fn signal(&self, signal: &str) {
         let child = self.child.as_ref().expect("slapd is running");
-        let status = Command::new("kill").arg(signal).arg(child.id().to_string()).status().expect("kill");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
     /// Reads the named attributes of `dn` as the root DN, bypassing the
     /// bridge, to check what it wrote. `None` when there is no such entry.
     pub async fn read(&self, dn: &str, attributes: &[&str]) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
-        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.expect("connect as root");
+        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url())
+            .await
+            .expect("connect as root");
         ldap3::drive!(conn);
-        ldap.simple_bind(ROOT_DN, ROOT_PASSWORD).await.unwrap().success().expect("root bind");
-        let result = ldap.search(dn, ldap3::Scope::Base, "(objectClass=*)", attributes.to_vec()).await.unwrap();
+        ldap.simple_bind(ROOT_DN, ROOT_PASSWORD)
+            .await
+            .unwrap()
+            .success()
+            .expect("root bind");
+        let result = ldap
+            .search(
+                dn,
+                ldap3::Scope::Base,
+                "(objectClass=*)",
+                attributes.to_vec(),
+            )
+            .await
+            .unwrap();
         let entry = result.0.into_iter().next()?;
         let entry = ldap3::SearchEntry::construct(entry);
         let mut values: Vec<(String, Vec<Vec<u8>>)> = entry
@@ -150,7 +163,10 @@ impl Slapd {
     /// The single value of an attribute of `dn`.
     pub async fn attribute(&self, dn: &str, attribute: &str) -> Option<Vec<u8>> {
         let values = self.read(dn, &[attribute]).await?;
-        values.into_iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute)).and_then(|(_, v)| v.into_iter().next())
+        values
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(attribute))
+            .and_then(|(_, v)| v.into_iter().next())
     }
 }
 
@@ -158,63 +174,19 @@ impl Drop for Slapd {
     fn drop(&mut self) {
         if let Some(child) = &self.child {
             // A frozen server ignores SIGTERM until thawed.
-            let _ = Command::new("kill").arg("-CONT").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(child.id().to_string())
+                .status();
         }
         self.stop();
     }
 }
 
-fn slapd_conf(dir: &Path) -> String {
-    let dir = dir.display();
-    format!(
-        r#"include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-include /etc/ldap/schema/nis.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile {dir}/slapd.pid
-database mdb
-maxsize 104857600
-suffix "{SUFFIX}"
-rootdn "{ROOT_DN}"
-rootpw {ROOT_PASSWORD}
-directory {dir}/db
-access to attrs=userPassword
-  by dn.exact="{SERVICE_DN}" =w
-  by self =wx
-  by anonymous auth
-  by * none
-access to dn.subtree="{PEOPLE}"
-  by dn.exact="{SERVICE_DN}" write
-  by * read
-access to *
-  by * read
-"#
-    )
-}
+/// The configuration and the sample entries, shared with the demo command.
+const SLAPD_CONF: &str = include_str!("../fixtures/slapd.conf");
+const SEED_LDIF: &str = include_str!("../fixtures/seed.ldif");
 
-fn seed_ldif() -> String {
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut ldif = format!(
-        "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
-         dn: ou=services,{SUFFIX}\nobjectClass: organizationalUnit\nou: services\n\n\
-         dn: {SERVICE_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: auth-http-ldap\nuserPassword:: {}\n\n\
-         dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
-         dn: ou=sub,{PEOPLE}\nobjectClass: organizationalUnit\nou: sub\n\n\
-         dn: ou=admins,{PEOPLE}\nobjectClass: organizationalUnit\nou: admins\n\n",
-        b64(SERVICE_PASSWORD)
-    );
-    for (uid, rdn, password) in USERS {
-        // Values are base64 so that non-ASCII and leading or trailing
-        // characters need no LDIF escaping.
-        ldif.push_str(&format!(
-            "dn: {rdn},{PEOPLE}\nobjectClass: inetOrgPerson\nuid:: {}\ncn:: {}\nsn:: {}\nuserPassword:: {}\n\n",
-            b64(uid),
-            b64(uid),
-            b64(uid),
-            b64(password)
-        ));
-    }
-    ldif
+fn slapd_conf(dir: &Path) -> String {
+    SLAPD_CONF.replace("@DIR@", &dir.display().to_string())
 }
