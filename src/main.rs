@@ -35,10 +35,7 @@ fn main() -> ExitCode {
     let settings = match config::load(&cli.config) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!(
-                "auth-http-ldap: {} is not a usable configuration:\n{error}",
-                cli.config.display()
-            );
+            eprintln!("auth-http-ldap: {} is not a usable configuration:\n{error}", cli.config.display());
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -51,10 +48,7 @@ fn main() -> ExitCode {
 fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
     match toml::to_string_pretty(settings) {
         Ok(text) => {
-            println!(
-                "# {} is valid. The effective configuration, secrets hidden:\n\n{text}",
-                path.display()
-            );
+            println!("# {} is valid. The effective configuration, secrets hidden:\n\n{text}", path.display());
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -41,10 +41,7 @@ impl Method {
     }
 
     pub fn needs_password(self) -> bool {
-        matches!(
-            self,
-            Method::CheckPassword | Method::Register | Method::SetPassword
-        )
+        matches!(self, Method::CheckPassword | Method::Register | Method::SetPassword)
     }
 }
 

@@ -23,10 +23,7 @@ pub struct Service {
 impl Service {
     pub fn new(settings: Settings) -> Self {
         let directory = Directory::new(&settings.ldap);
-        Service {
-            settings,
-            directory,
-        }
+        Service { settings, directory }
     }
 
     pub async fn call(&self, call: &Call) -> Outcome {
@@ -46,11 +43,7 @@ impl Service {
         })
     }
 
-    async fn check_password(
-        &self,
-        host: &HostSettings,
-        call: &Call,
-    ) -> Result<Outcome, DirectoryError> {
+    async fn check_password(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
         let password = call.password.as_deref().unwrap_or_default();
         if let Err(reason) = check_user(&call.user).and(check_password(password)) {
             return Ok(Outcome::No(reason));
@@ -66,11 +59,7 @@ impl Service {
         })
     }
 
-    async fn user_exists(
-        &self,
-        host: &HostSettings,
-        call: &Call,
-    ) -> Result<Outcome, DirectoryError> {
+    async fn user_exists(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
         if let Err(reason) = check_user(&call.user) {
             return Ok(Outcome::No(reason));
         }
@@ -100,21 +89,13 @@ impl Service {
             Lookup::Found(_) | Lookup::Ambiguous => return Ok(Outcome::AlreadyExists),
         }
         let dn = dn_template.render(&call.user, &call.server);
-        let mut attributes: Vec<Attribute> = vec![(
-            "objectClass".into(),
-            register.object_classes.iter().cloned().collect(),
-        )];
+        let mut attributes: Vec<Attribute> =
+            vec![("objectClass".into(), register.object_classes.iter().cloned().collect())];
         for (name, value) in &register.attributes {
-            attributes.push((
-                name.clone(),
-                HashSet::from([value.render(&call.user, &call.server)]),
-            ));
+            attributes.push((name.clone(), HashSet::from([value.render(&call.user, &call.server)])));
         }
         if register.password == RegisterPassword::Attribute {
-            attributes.push((
-                operations.password_attribute.clone(),
-                HashSet::from([password.to_owned()]),
-            ));
+            attributes.push((operations.password_attribute.clone(), HashSet::from([password.to_owned()])));
         }
         if self.directory.add(&dn, attributes).await? == Added::AlreadyExists {
             return Ok(Outcome::AlreadyExists);
@@ -131,11 +112,7 @@ impl Service {
         Ok(Outcome::Created)
     }
 
-    async fn set_password(
-        &self,
-        host: &HostSettings,
-        call: &Call,
-    ) -> Result<Outcome, DirectoryError> {
+    async fn set_password(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
         if !host.operations.set_password {
             return Ok(Outcome::NotEnabled);
         }
@@ -151,19 +128,13 @@ impl Service {
         match host.operations.password_change {
             PasswordChange::Exop => self.directory.set_password_exop(&dn, password).await?,
             PasswordChange::Modify => {
-                self.directory
-                    .replace(&dn, &host.operations.password_attribute, password)
-                    .await?
+                self.directory.replace(&dn, &host.operations.password_attribute, password).await?
             }
         }
         Ok(Outcome::Done)
     }
 
-    async fn remove_user(
-        &self,
-        host: &HostSettings,
-        call: &Call,
-    ) -> Result<Outcome, DirectoryError> {
+    async fn remove_user(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
         if !host.operations.remove_user {
             return Ok(Outcome::NotEnabled);
         }
@@ -186,16 +157,10 @@ impl Service {
         let users = &host.users;
         if let Some(template) = &users.bind_dn_template {
             let dn = template.render(&call.user, &call.server);
-            return Ok(if self.directory.exists(&dn).await? {
-                Lookup::Found(dn)
-            } else {
-                Lookup::NotFound
-            });
+            return Ok(if self.directory.exists(&dn).await? { Lookup::Found(dn) } else { Lookup::NotFound });
         }
         let filter = users.filter.render(&call.user, &call.server);
-        self.directory
-            .find(&users.base_dn, users.scope, &filter)
-            .await
+        self.directory.find(&users.base_dn, users.scope, &filter).await
     }
 
     fn ambiguous(&self, call: &Call) -> Reason {
@@ -231,9 +196,7 @@ fn check_password(password: &str) -> Result<(), Reason> {
 /// The same checks for a write, as a 400 answer.
 fn check_write(user: &str, password: Option<&str>) -> Option<Outcome> {
     if check_user(user).is_err() {
-        return Some(Outcome::BadInput(
-            "the user name is empty, too long or contains NUL",
-        ));
+        return Some(Outcome::BadInput("the user name is empty, too long or contains NUL"));
     }
     match password.map(check_password) {
         Some(Err(Reason::EmptyPassword)) => Some(Outcome::BadInput("the password is empty")),

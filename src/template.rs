@@ -35,9 +35,7 @@ impl Template {
                 pieces.push(Piece::Text(rest[..open].to_owned()));
             }
             let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed '{{' in {source:?}"))?;
+            let close = after.find('}').ok_or_else(|| format!("unclosed '{{' in {source:?}"))?;
             pieces.push(match &after[..close] {
                 "user" => Piece::User,
                 "server" => Piece::Server,
@@ -52,20 +50,14 @@ impl Template {
         if !rest.is_empty() {
             pieces.push(Piece::Text(rest.to_owned()));
         }
-        Ok(Template {
-            source: source.to_owned(),
-            pieces,
-        })
+        Ok(Template { source: source.to_owned(), pieces })
     }
 
     fn require_user(self) -> Result<Self, String> {
         if self.pieces.contains(&Piece::User) {
             Ok(self)
         } else {
-            Err(format!(
-                "{:?} must contain the {{user}} placeholder",
-                self.source
-            ))
+            Err(format!("{:?} must contain the {{user}} placeholder", self.source))
         }
     }
 
@@ -171,14 +163,8 @@ mod tests {
             f.render("*)(uid=*", "example.com"),
             r"(&(objectClass=inetOrgPerson)(uid=\2a\29\28uid=\2a))"
         );
-        assert_eq!(
-            f.render(r"a\b", ""),
-            r"(&(objectClass=inetOrgPerson)(uid=a\5cb))"
-        );
-        assert_eq!(
-            f.render("\0", ""),
-            r"(&(objectClass=inetOrgPerson)(uid=\00))"
-        );
+        assert_eq!(f.render(r"a\b", ""), r"(&(objectClass=inetOrgPerson)(uid=a\5cb))");
+        assert_eq!(f.render("\0", ""), r"(&(objectClass=inetOrgPerson)(uid=\00))");
     }
 
     #[test]
@@ -203,16 +189,8 @@ mod tests {
     #[test]
     fn bad_templates_are_refused_with_a_reason() {
         assert!(filter("(uid=romeo)").unwrap_err().contains("{user}"));
-        assert!(
-            filter("(uid={usr})")
-                .unwrap_err()
-                .contains("unknown placeholder {usr}")
-        );
-        assert!(
-            filter("(uid={user}")
-                .unwrap_err()
-                .contains("not a valid LDAP filter")
-        );
+        assert!(filter("(uid={usr})").unwrap_err().contains("unknown placeholder {usr}"));
+        assert!(filter("(uid={user}").unwrap_err().contains("not a valid LDAP filter"));
         assert!(filter("(uid={user").unwrap_err().contains("unclosed"));
         assert!(DnTemplate::try_from("ou=people".to_owned()).is_err());
     }

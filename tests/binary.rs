@@ -14,11 +14,7 @@ use support::{Slapd, encode};
 const BINARY: &str = env!("CARGO_BIN_EXE_auth-http-ldap");
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
-    let output = Command::new(BINARY)
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run binary");
+    let output = Command::new(BINARY).args(args).envs(envs.iter().copied()).output().expect("run binary");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -36,51 +32,27 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
 fn help_and_version() {
     let (code, out, _) = run(&["--help"], &[]);
     assert_eq!(code, 0);
-    assert!(
-        out.contains("check-config") && out.contains("--config"),
-        "{out}"
-    );
+    assert!(out.contains("check-config") && out.contains("--config"), "{out}");
     let (code, out, _) = run(&["--version"], &[]);
     assert_eq!(code, 0);
-    assert_eq!(
-        out.trim(),
-        format!("auth-http-ldap {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(out.trim(), format!("auth-http-ldap {}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
 fn bad_configurations_exit_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        (
-            "[users]\nbase_dn = \"ou=people\"\nfitler = \"(uid={user})\"\n",
-            "fitler",
-        ),
-        (
-            "[users]\nbase_dn = \"ou=people\"\n[http]\nrequest_timeout = \"soon\"\n",
-            "http.request_timeout",
-        ),
-        (
-            "[users]\nbase_dn = \"ou=people\"\nfilter = \"(uid=fixed)\"\n",
-            "users.filter",
-        ),
-        (
-            "[users]\nbase_dn = \"ou=people\"\n[ldap]\nurl = \"http://x\"\n",
-            "ldap.url",
-        ),
-        (
-            "[users]\nbase_dn = \"ou=people\"\n[operations]\nregister = true\n",
-            "register.dn",
-        ),
+        ("[users]\nbase_dn = \"ou=people\"\nfitler = \"(uid={user})\"\n", "fitler"),
+        ("[users]\nbase_dn = \"ou=people\"\n[http]\nrequest_timeout = \"soon\"\n", "http.request_timeout"),
+        ("[users]\nbase_dn = \"ou=people\"\nfilter = \"(uid=fixed)\"\n", "users.filter"),
+        ("[users]\nbase_dn = \"ou=people\"\n[ldap]\nurl = \"http://x\"\n", "ldap.url"),
+        ("[users]\nbase_dn = \"ou=people\"\n[operations]\nregister = true\n", "register.dn"),
         ("[http]\nlisten = \"127.0.0.1:0\"\n", "users.base_dn"),
         ("this is not toml", "configuration"),
     ];
     for (text, key) in cases {
         let path = write_config(&dir, text);
-        for args in [
-            vec!["--config", &path],
-            vec!["check-config", "--config", &path],
-        ] {
+        for args in [vec!["--config", &path], vec!["check-config", "--config", &path]] {
             let (code, out, err) = run(&args, &[]);
             assert_ne!(code, 0, "{text}");
             assert!(err.contains(key), "{key} not named for {text:?}:\n{err}");
@@ -96,10 +68,8 @@ fn bad_configurations_exit_non_zero_naming_the_key() {
 fn environment_overrides_name_their_variable() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(&dir, "[users]\nbase_dn = \"ou=people\"\n");
-    let (code, _, err) = run(
-        &["check-config", "--config", &path],
-        &[("AUTH_HTTP_LDAP_HTTP__MAX_BODY_BYTES", "lots")],
-    );
+    let (code, _, err) =
+        run(&["check-config", "--config", &path], &[("AUTH_HTTP_LDAP_HTTP__MAX_BODY_BYTES", "lots")]);
     assert_ne!(code, 0);
     assert!(err.contains("AUTH_HTTP_LDAP_HTTP__MAX_BODY_BYTES"), "{err}");
     let (code, out, _) = run(
@@ -124,10 +94,7 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
     );
     let (code, out, err) = run(&["check-config", "--config", &path], &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(
-        out.contains("base_dn = \"ou=people\"") && out.contains("request_timeout = \"5s\""),
-        "{out}"
-    );
+    assert!(out.contains("base_dn = \"ou=people\"") && out.contains("request_timeout = \"5s\""), "{out}");
     assert!(
         out.contains("credentials = \"<hidden>\"") && out.contains("bind_password = \"<hidden>\""),
         "{out}"
@@ -139,16 +106,11 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
 async fn no_password_query_or_body_in_any_log_line_at_trace() {
     let slapd = Slapd::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = support::config(
-        &slapd,
-        "[log]\nlevel = \"trace\"\n[http]\ncredentials = \"prosody:MARKER-api\"",
-    );
+    let config =
+        support::config(&slapd, "[log]\nlevel = \"trace\"\n[http]\ncredentials = \"prosody:MARKER-api\"");
     let path = write_config(&dir, &config);
-    let mut child = Command::new(BINARY)
-        .args(["--config", &path])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start binary");
+    let mut child =
+        Command::new(BINARY).args(["--config", &path]).stderr(Stdio::piped()).spawn().expect("start binary");
 
     let (lines_tx, lines) = mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();
@@ -159,18 +121,12 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
     });
     let mut log = Vec::new();
     let addr = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the binary did not report it was serving");
+        let line =
+            lines.recv_timeout(Duration::from_secs(10)).expect("the binary did not report it was serving");
         log.push(line.clone());
         if line.contains("serving") {
             let start = line.find("listen=").expect("listen field") + "listen=".len();
-            break line[start..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse::<std::net::SocketAddr>()
-                .unwrap();
+            break line[start..].split_whitespace().next().unwrap().parse::<std::net::SocketAddr>().unwrap();
         }
     };
 
@@ -184,35 +140,16 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
     };
     let marker = encode("MARKER p@ss");
     let requests = [
-        get(format!(
-            "check_password?user=romeo&pass={marker}&server=example.com&MARKERq=1"
-        )),
+        get(format!("check_password?user=romeo&pass={marker}&server=example.com&MARKERq=1")),
         get("check_password?user=romeo&pass=iheartjuliet&server=example.com".into()),
-        get(format!(
-            "user_exists?user=romeo&server=example.com&MARKERq={marker}"
-        )),
-        post(
-            "register",
-            format!("user=newuser&pass={marker}&server=example.com"),
-        ),
-        post(
-            "set_password",
-            format!("user=newuser&pass={marker}2&server=example.com"),
-        ),
-        post(
-            "remove_user",
-            format!("user=newuser&server=example.com&MARKERbody={marker}"),
-        ),
-        post(
-            "check_password",
-            format!("user=romeo&pass={marker}&server=example.com"),
-        ),
+        get(format!("user_exists?user=romeo&server=example.com&MARKERq={marker}")),
+        post("register", format!("user=newuser&pass={marker}&server=example.com")),
+        post("set_password", format!("user=newuser&pass={marker}2&server=example.com")),
+        post("remove_user", format!("user=newuser&server=example.com&MARKERbody={marker}")),
+        post("check_password", format!("user=romeo&pass={marker}&server=example.com")),
         get(format!("get_password?user=romeo&pass={marker}")),
         get(format!("register?user=romeo&pass={marker}")),
-        post(
-            "set_password",
-            format!("user=romeo&pass={marker}&pass={marker}"),
-        ),
+        post("set_password", format!("user=romeo&pass={marker}&pass={marker}")),
         format!(
             "GET /check_password?user=romeo&pass={marker} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic TUFSS0VSOk1BUktFUg==\r\n\r\n"
         ),
@@ -221,17 +158,10 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
     for request in &requests {
         statuses.push(support::send(addr, request.as_bytes()).await.status);
     }
-    assert_eq!(
-        statuses,
-        [200, 200, 200, 201, 204, 204, 200, 501, 405, 400, 401]
-    );
+    assert_eq!(statuses, [200, 200, 200, 201, 204, 204, 200, 501, 405, 400, 401]);
 
     // SIGTERM: a clean stop, exit 0.
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
@@ -239,11 +169,7 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
 
     let text = log.join("\n");
     let requests_logged = log.iter().filter(|l| l.contains(" request ")).count();
-    assert_eq!(
-        requests_logged,
-        requests.len(),
-        "one line per request expected:\n{text}"
-    );
+    assert_eq!(requests_logged, requests.len(), "one line per request expected:\n{text}");
     assert!(
         text.contains("method=\"check_password\"")
             && text.contains("user=\"romeo\"")
@@ -251,9 +177,6 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
         "{text}"
     );
     for needle in ["MARKER", "iheartjuliet", "p%40ss", "pass="] {
-        assert!(
-            !text.contains(needle),
-            "{needle:?} appears in the log:\n{text}"
-        );
+        assert!(!text.contains(needle), "{needle:?} appears in the log:\n{text}");
     }
 }

@@ -12,26 +12,39 @@ async fn any_prefix_routes_on_the_last_segment() {
     let bridge = Bridge::for_directory(&slapd, "").await;
     for prefix in ["", "/auth", "/example.com", "/auth/", "//", "/a/b/c"] {
         bridge
-            .get(&format!(
-                "{prefix}/check_password?user=romeo&pass=iheartjuliet&server=example.com"
-            ))
+            .get(&format!("{prefix}/check_password?user=romeo&pass=iheartjuliet&server=example.com"))
             .await
             .assert_answer(true);
     }
 }
 
 #[tokio::test]
+async fn prosody_13s_requests_work_too() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "").await;
+    // Prosody 13 fixed the Content-Type and adds Connection: close.
+    let body = "user=romeo&pass=iheartjuliet&server=example.com";
+    let reply = bridge
+        .raw(&format!(
+            "POST /auth/check_password HTTP/1.1\r\nHost: x\r\nUser-Agent: Prosody XMPP Server\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+        .await;
+    reply.assert_answer(true);
+    let reply = bridge
+        .raw("GET /auth/user_exists?user=juliet&server=example.com HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    reply.assert_answer(true);
+}
+
+#[tokio::test]
 async fn other_methods_are_not_implemented() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;
-    for path in [
-        "/get_password?user=romeo",
-        "/users",
-        "/",
-        "/get_certs",
-        "/check_password/x",
-        "/CHECK_PASSWORD",
-    ] {
+    for path in
+        ["/get_password?user=romeo", "/users", "/", "/get_certs", "/check_password/x", "/CHECK_PASSWORD"]
+    {
         assert_eq!(bridge.get(path).await.status, 501, "{path}");
         assert_eq!(bridge.post(path, "user=romeo").await.status, 501, "{path}");
     }
@@ -42,19 +55,13 @@ async fn writes_over_get_are_refused_with_allow() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;
     for method in ["register", "set_password", "remove_user"] {
-        let reply = bridge
-            .get(&format!("/{method}?user=romeo&pass=x&server=example.com"))
-            .await;
+        let reply = bridge.get(&format!("/{method}?user=romeo&pass=x&server=example.com")).await;
         assert_eq!(reply.status, 405, "{method}");
         assert_eq!(reply.header("allow"), Some("POST"));
     }
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
-    let reply = bridge
-        .raw("PUT /check_password?user=romeo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-        .await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    let reply =
+        bridge.raw("PUT /check_password?user=romeo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), Some("GET, POST"));
 }
@@ -63,65 +70,17 @@ async fn writes_over_get_are_refused_with_allow() {
 async fn missing_and_malformed_parameters_are_bad_requests() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;
-    assert_eq!(
-        bridge
-            .get("/check_password?pass=x&server=example.com")
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        bridge
-            .get("/check_password?user=romeo&server=example.com")
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        bridge.get("/user_exists?server=example.com").await.status,
-        400
-    );
-    assert_eq!(
-        bridge
-            .post("/register", "user=new&server=example.com")
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        bridge
-            .post("/set_password", "user=romeo&server=example.com")
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        bridge
-            .post("/remove_user", "server=example.com")
-            .await
-            .status,
-        400
-    );
+    assert_eq!(bridge.get("/check_password?pass=x&server=example.com").await.status, 400);
+    assert_eq!(bridge.get("/check_password?user=romeo&server=example.com").await.status, 400);
+    assert_eq!(bridge.get("/user_exists?server=example.com").await.status, 400);
+    assert_eq!(bridge.post("/register", "user=new&server=example.com").await.status, 400);
+    assert_eq!(bridge.post("/set_password", "user=romeo&server=example.com").await.status, 400);
+    assert_eq!(bridge.post("/remove_user", "server=example.com").await.status, 400);
     // Repeated, and invalid UTF-8: which value was meant cannot be known.
-    assert_eq!(
-        bridge
-            .get("/check_password?user=romeo&user=juliet&pass=iheartjuliet")
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        bridge
-            .get("/check_password?user=romeo&pass=%ff")
-            .await
-            .status,
-        400
-    );
+    assert_eq!(bridge.get("/check_password?user=romeo&user=juliet&pass=iheartjuliet").await.status, 400);
+    assert_eq!(bridge.get("/check_password?user=romeo&pass=%ff").await.status, 400);
     // A stray percent sign is a literal, as in any form decoder.
-    bridge
-        .get("/check_password?user=romeo&pass=%zz&server=example.com")
-        .await
-        .assert_answer(false);
+    bridge.get("/check_password?user=romeo&pass=%zz&server=example.com").await.assert_answer(false);
     bridge.user_exists("romeo").await.assert_answer(true);
 }
 
@@ -134,96 +93,50 @@ async fn bodies_over_the_limit_are_refused() {
     // Without a declared length the limit is counted while reading.
     let chunk = format!("{:x}\r\n{big}\r\n0\r\n\r\n", big.len());
     let reply = bridge
-        .raw(&format!(
-            "POST /set_password HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}"
-        ))
+        .raw(&format!("POST /set_password HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}"))
         .await;
     assert_eq!(reply.status, 413);
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
     // A megabyte body is refused too, and the password did not change.
     let huge = format!("user=romeo&server=example.com&pass={}", "x".repeat(1 << 20));
     let reply = bridge
-        .raw(&format!(
-            "POST /set_password HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
-            huge.len()
-        ))
+        .raw(&format!("POST /set_password HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", huge.len()))
         .await;
     assert_eq!(reply.status, 413);
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
 }
 
 #[tokio::test]
 async fn api_credentials_are_required_when_configured() {
     let slapd = Slapd::start();
-    let bridge =
-        Bridge::for_directory(&slapd, "[http]\ncredentials = \"prosody:s3cr:et pass\"").await;
+    let bridge = Bridge::for_directory(&slapd, "[http]\ncredentials = \"prosody:s3cr:et pass\"").await;
     let request = |authorization: &str| {
         format!(
             "GET /check_password?user=romeo&pass=iheartjuliet&server=example.com HTTP/1.1\r\nHost: x\r\n{authorization}\r\n"
         )
     };
     let basic = |credentials: &str| {
-        format!(
-            "Authorization: Basic {}\r\n",
-            base64::engine::general_purpose::STANDARD.encode(credentials)
-        )
+        format!("Authorization: Basic {}\r\n", base64::engine::general_purpose::STANDARD.encode(credentials))
     };
 
     let reply = bridge.raw(&request("")).await;
     assert_eq!(reply.status, 401);
-    assert_eq!(
-        reply.header("www-authenticate"),
-        Some("Basic realm=\"auth-http-ldap\"")
-    );
-    assert_eq!(
-        bridge.raw(&request(&basic("prosody:s3cr"))).await.status,
-        401
-    );
-    assert_eq!(
-        bridge.raw(&request(&basic("prosody:wrong"))).await.status,
-        401
-    );
-    assert_eq!(
-        bridge
-            .raw(&request(&basic("other:s3cr:et pass")))
-            .await
-            .status,
-        401
-    );
-    bridge
-        .raw(&request(&basic("prosody:s3cr:et pass")))
-        .await
-        .assert_answer(true);
+    assert_eq!(reply.header("www-authenticate"), Some("Basic realm=\"auth-http-ldap\""));
+    assert_eq!(bridge.raw(&request(&basic("prosody:s3cr"))).await.status, 401);
+    assert_eq!(bridge.raw(&request(&basic("prosody:wrong"))).await.status, 401);
+    assert_eq!(bridge.raw(&request(&basic("other:s3cr:et pass"))).await.status, 401);
+    bridge.raw(&request(&basic("prosody:s3cr:et pass"))).await.assert_answer(true);
     // Every method, even an unsupported one, asks for credentials first.
     assert_eq!(bridge.get("/users").await.status, 401);
-    assert_eq!(
-        bridge
-            .post("/remove_user", "user=romeo&server=example.com")
-            .await
-            .status,
-        401
-    );
-    bridge
-        .raw(&request(&basic("prosody:s3cr:et pass")))
-        .await
-        .assert_answer(true);
+    assert_eq!(bridge.post("/remove_user", "user=romeo&server=example.com").await.status, 401);
+    bridge.raw(&request(&basic("prosody:s3cr:et pass"))).await.assert_answer(true);
 }
 
 #[tokio::test]
 async fn directory_errors_are_500_without_the_cause() {
     let slapd = Slapd::start();
     // A base DN that does not exist: the directory answers noSuchObject.
-    let bridge = Bridge::for_directory(
-        &slapd,
-        "[users]\nbase_dn = \"ou=missing,dc=example,dc=com\"",
-    )
-    .await;
+    let bridge = Bridge::for_directory(&slapd, "[users]\nbase_dn = \"ou=missing,dc=example,dc=com\"").await;
     let reply = bridge.check_password("romeo", "iheartjuliet").await;
     assert_eq!(reply.status, 500);
     assert_eq!(reply.text(), "directory error\n");

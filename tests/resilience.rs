@@ -11,35 +11,19 @@ use support::{Bridge, Slapd};
 async fn a_stopped_directory_is_503_and_a_restarted_one_works_again() {
     let mut slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
 
     slapd.stop();
     let started = Instant::now();
     let reply = bridge.check_password("romeo", "iheartjuliet").await;
     assert_eq!(reply.status, 503, "{reply:?}");
     assert_eq!(bridge.user_exists("romeo").await.status, 503);
-    assert_eq!(
-        bridge
-            .post("/set_password", "user=romeo&pass=x&server=example.com")
-            .await
-            .status,
-        503
-    );
+    assert_eq!(bridge.post("/set_password", "user=romeo&pass=x&server=example.com").await.status, 503);
     // A refused connection is known at once: no timeout is waited out.
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
 
     slapd.resume_service();
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
     bridge.user_exists("juliet").await.assert_answer(true);
 }
 
@@ -53,31 +37,16 @@ async fn a_restart_between_requests_is_invisible() {
     slapd.stop();
     slapd.resume_service();
     bridge.user_exists("romeo").await.assert_answer(true);
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
-    assert_eq!(
-        bridge
-            .post("/set_password", "user=romeo&pass=new&server=example.com")
-            .await
-            .status,
-        204
-    );
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    assert_eq!(bridge.post("/set_password", "user=romeo&pass=new&server=example.com").await.status, 204);
 }
 
 #[tokio::test]
 async fn a_frozen_directory_is_answered_within_the_ldap_timeout() {
     let slapd = Slapd::start();
-    let bridge = Bridge::for_directory(
-        &slapd,
-        "[ldap]\ntimeout = \"500ms\"\n[http]\nrequest_timeout = \"5s\"",
-    )
-    .await;
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
+    let bridge =
+        Bridge::for_directory(&slapd, "[ldap]\ntimeout = \"500ms\"\n[http]\nrequest_timeout = \"5s\"").await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
     slapd.freeze();
     for _ in 0..2 {
         let started = Instant::now();
@@ -85,17 +54,10 @@ async fn a_frozen_directory_is_answered_within_the_ldap_timeout() {
         assert_eq!(reply.status, 503, "{reply:?}");
         // Bounded by the 500 ms LDAP timeout (and the 500 ms connect
         // timeout when reconnecting), far below the 5 s request deadline.
-        assert!(
-            started.elapsed() < Duration::from_millis(2500),
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(2500), "took {:?}", started.elapsed());
     }
     slapd.thaw();
-    bridge
-        .check_password("romeo", "iheartjuliet")
-        .await
-        .assert_answer(true);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
 }
 
 #[tokio::test]
@@ -110,11 +72,7 @@ async fn the_request_deadline_bounds_everything() {
     let started = Instant::now();
     let reply = bridge.user_exists("romeo").await;
     assert_eq!(reply.status, 503, "{reply:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(2500), "took {:?}", started.elapsed());
     slapd.thaw();
     bridge.user_exists("romeo").await.assert_answer(true);
 }

@@ -38,9 +38,7 @@ impl fmt::Display for ConfigError {
                 writeln!(f)?;
             }
             match &problem.origin {
-                Some(origin) => {
-                    write!(f, "{} (from {}): {}", problem.key, origin, problem.message)?
-                }
+                Some(origin) => write!(f, "{} (from {}): {}", problem.key, origin, problem.message)?,
                 None => write!(f, "{}: {}", problem.key, problem.message)?,
             }
         }
@@ -52,9 +50,7 @@ impl std::error::Error for ConfigError {}
 
 /// Reads the file at `path` (which must exist) and the environment.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let figment = Figment::new()
-        .merge(Toml::file_exact(path))
-        .merge(Env::prefixed(ENV_PREFIX).split("__"));
+    let figment = Figment::new().merge(Toml::file_exact(path)).merge(Env::prefixed(ENV_PREFIX).split("__"));
     build(&figment)
 }
 
@@ -96,19 +92,12 @@ struct HostOverride {
 }
 
 fn build(figment: &Figment) -> Result<Settings, ConfigError> {
-    let file: FileConfig = figment
-        .extract()
-        .map_err(|e| from_figment(figment, e, &[]))?;
+    let file: FileConfig = figment.extract().map_err(|e| from_figment(figment, e, &[]))?;
     let mut problems = Vec::new();
 
     let hosts = if file.hosts.is_empty() {
-        let top = HostOverride {
-            users: Dict::new(),
-            operations: Dict::new(),
-            register: Dict::new(),
-        };
-        host_settings(figment, &file, &top, &[], &mut problems)
-            .map(|settings| Hosts::Any(Box::new(settings)))
+        let top = HostOverride { users: Dict::new(), operations: Dict::new(), register: Dict::new() };
+        host_settings(figment, &file, &top, &[], &mut problems).map(|settings| Hosts::Any(Box::new(settings)))
     } else {
         let mut named = BTreeMap::new();
         for (name, overrides) in &file.hosts {
@@ -116,8 +105,7 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
             if name.is_empty() {
                 problems.push(problem(figment, "hosts", "a host name must not be empty"));
             }
-            if let Some(settings) = host_settings(figment, &file, overrides, &prefix, &mut problems)
-            {
+            if let Some(settings) = host_settings(figment, &file, overrides, &prefix, &mut problems) {
                 named.insert(name.clone(), settings);
             }
         }
@@ -126,13 +114,8 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
 
     let mut http = file.http;
     let mut ldap = file.ldap;
-    http.credentials = read_secret(
-        figment,
-        "http.credentials",
-        http.credentials,
-        &http.credentials_file,
-        &mut problems,
-    );
+    http.credentials =
+        read_secret(figment, "http.credentials", http.credentials, &http.credentials_file, &mut problems);
     ldap.bind_password = read_secret(
         figment,
         "ldap.bind_password",
@@ -143,20 +126,11 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     check_http(figment, &http, &mut problems);
     check_ldap(figment, &ldap, &mut problems);
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&file.log.level) {
-        problems.push(problem(
-            figment,
-            "log.level",
-            &format!("not a valid log filter: {e}"),
-        ));
+        problems.push(problem(figment, "log.level", &format!("not a valid log filter: {e}")));
     }
 
     match hosts {
-        Some(hosts) if problems.is_empty() => Ok(Settings {
-            http,
-            ldap,
-            log: file.log,
-            hosts,
-        }),
+        Some(hosts) if problems.is_empty() => Ok(Settings { http, ldap, log: file.log, hosts }),
         _ => Err(ConfigError(problems)),
     }
 }
@@ -169,14 +143,7 @@ fn host_settings(
     prefix: &[&str],
     problems: &mut Vec<Problem>,
 ) -> Option<HostSettings> {
-    let users = section::<Users>(
-        figment,
-        "users",
-        &file.users,
-        &overrides.users,
-        prefix,
-        problems,
-    );
+    let users = section::<Users>(figment, "users", &file.users, &overrides.users, prefix, problems);
     let operations = section::<Operations>(
         figment,
         "operations",
@@ -185,27 +152,13 @@ fn host_settings(
         prefix,
         problems,
     );
-    let register = section::<Register>(
-        figment,
-        "register",
-        &file.register,
-        &overrides.register,
-        prefix,
-        problems,
-    );
-    let settings = HostSettings {
-        users: users?,
-        operations: operations?,
-        register: register?,
-    };
+    let register =
+        section::<Register>(figment, "register", &file.register, &overrides.register, prefix, problems);
+    let settings = HostSettings { users: users?, operations: operations?, register: register? };
 
     let key = |name: &str| [prefix, &[name]].concat().join(".");
     if settings.operations.register && settings.register.dn.is_none() {
-        problems.push(problem(
-            figment,
-            &key("register.dn"),
-            "required when operations.register is true",
-        ));
+        problems.push(problem(figment, &key("register.dn"), "required when operations.register is true"));
     }
     if settings.operations.register && settings.register.object_classes.is_empty() {
         problems.push(problem(
@@ -215,11 +168,7 @@ fn host_settings(
         ));
     }
     if settings.operations.password_attribute.is_empty() {
-        problems.push(problem(
-            figment,
-            &key("operations.password_attribute"),
-            "must not be empty",
-        ));
+        problems.push(problem(figment, &key("operations.password_attribute"), "must not be empty"));
     }
     Some(settings)
 }
@@ -257,11 +206,7 @@ fn read_secret(
     let file_key = format!("{key}_file");
     match (inline, file) {
         (Some(_), Some(_)) => {
-            problems.push(problem(
-                figment,
-                key,
-                &format!("set either {key} or {file_key}, not both"),
-            ));
+            problems.push(problem(figment, key, &format!("set either {key} or {file_key}, not both")));
             None
         }
         (Some(secret), None) if secret.expose().is_empty() => {
@@ -275,22 +220,14 @@ fn read_secret(
                 let value = text.strip_suffix('\n').unwrap_or(&text);
                 let value = value.strip_suffix('\r').unwrap_or(value);
                 if value.is_empty() {
-                    problems.push(problem(
-                        figment,
-                        &file_key,
-                        &format!("{} is empty", path.display()),
-                    ));
+                    problems.push(problem(figment, &file_key, &format!("{} is empty", path.display())));
                     None
                 } else {
                     Some(Secret::new(value))
                 }
             }
             Err(e) => {
-                problems.push(problem(
-                    figment,
-                    &file_key,
-                    &format!("cannot read {}: {e}", path.display()),
-                ));
+                problems.push(problem(figment, &file_key, &format!("cannot read {}: {e}", path.display())));
                 None
             }
         },
@@ -300,11 +237,7 @@ fn read_secret(
 
 fn check_http(figment: &Figment, http: &Http, problems: &mut Vec<Problem>) {
     if let Some(credentials) = &http.credentials {
-        let key = if http.credentials_file.is_some() {
-            "http.credentials_file"
-        } else {
-            "http.credentials"
-        };
+        let key = if http.credentials_file.is_some() { "http.credentials_file" } else { "http.credentials" };
         match credentials.expose().split_once(':') {
             Some((user, password)) if !user.is_empty() && !password.is_empty() => {}
             _ => problems.push(problem(
@@ -315,18 +248,10 @@ fn check_http(figment: &Figment, http: &Http, problems: &mut Vec<Problem>) {
         }
     }
     if http.request_timeout.is_zero() {
-        problems.push(problem(
-            figment,
-            "http.request_timeout",
-            "must be longer than zero",
-        ));
+        problems.push(problem(figment, "http.request_timeout", "must be longer than zero"));
     }
     if http.max_body_bytes == 0 {
-        problems.push(problem(
-            figment,
-            "http.max_body_bytes",
-            "must be more than zero",
-        ));
+        problems.push(problem(figment, "http.max_body_bytes", "must be more than zero"));
     }
 }
 
@@ -356,19 +281,13 @@ fn check_ldap(figment: &Figment, ldap: &Ldap, problems: &mut Vec<Problem>) {
             "ldap.bind_password",
             "required when ldap.bind_dn is set (or set ldap.bind_password_file)",
         )),
-        (None, Some(_)) => problems.push(problem(
-            figment,
-            "ldap.bind_dn",
-            "required when a bind password is set",
-        )),
+        (None, Some(_)) => {
+            problems.push(problem(figment, "ldap.bind_dn", "required when a bind password is set"))
+        }
         _ => {}
     }
     if ldap.connect_timeout.is_zero() {
-        problems.push(problem(
-            figment,
-            "ldap.connect_timeout",
-            "must be longer than zero",
-        ));
+        problems.push(problem(figment, "ldap.connect_timeout", "must be longer than zero"));
     }
     if ldap.timeout.is_zero() {
         problems.push(problem(figment, "ldap.timeout", "must be longer than zero"));
@@ -376,11 +295,7 @@ fn check_ldap(figment: &Figment, ldap: &Ldap, problems: &mut Vec<Problem>) {
 }
 
 fn problem(figment: &Figment, key: &str, message: &str) -> Problem {
-    Problem {
-        key: key.to_owned(),
-        origin: origin(figment, key),
-        message: message.to_owned(),
-    }
+    Problem { key: key.to_owned(), origin: origin(figment, key), message: message.to_owned() }
 }
 
 /// Where a key's value came from: the file, or the environment variable.
@@ -398,10 +313,9 @@ fn describe(metadata: &figment::Metadata, keys: &[&str]) -> String {
     let interpolated = metadata.interpolate(&profile, keys);
     match &metadata.source {
         Some(figment::Source::File(path)) => format!("{}", path.display()),
-        _ if metadata.name.contains("environment") => format!(
-            "environment variable {ENV_PREFIX}{}",
-            interpolated.to_uppercase().replace('.', "__")
-        ),
+        _ if metadata.name.contains("environment") => {
+            format!("environment variable {ENV_PREFIX}{}", interpolated.to_uppercase().replace('.', "__"))
+        }
         _ => metadata.name.to_string(),
     }
 }
@@ -423,32 +337,20 @@ fn from_figment(figment: &Figment, error: figment::Error, prefix: &[&str]) -> Co
         error
             .into_iter()
             .map(|e| {
-                let mut key: Vec<String> = prefix
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain(e.path.iter().cloned())
-                    .collect();
+                let mut key: Vec<String> =
+                    prefix.iter().map(|s| s.to_string()).chain(e.path.iter().cloned()).collect();
                 // figment reports a missing field at its parent's path.
                 if let figment::error::Kind::MissingField(field) = &e.kind {
                     key.push(field.to_string());
                 }
-                let key = if key.is_empty() {
-                    "configuration".to_owned()
-                } else {
-                    key.join(".")
-                };
+                let key = if key.is_empty() { "configuration".to_owned() } else { key.join(".") };
                 let origin = match &e.metadata {
-                    Some(metadata) => Some(describe(
-                        metadata,
-                        &e.path.iter().map(String::as_str).collect::<Vec<_>>(),
-                    )),
+                    Some(metadata) => {
+                        Some(describe(metadata, &e.path.iter().map(String::as_str).collect::<Vec<_>>()))
+                    }
                     None => origin(figment, &key),
                 };
-                Problem {
-                    key,
-                    origin,
-                    message: message(&e.kind),
-                }
+                Problem { key, origin, message: message(&e.kind) }
             })
             .collect(),
     )
@@ -472,23 +374,13 @@ mod tests {
     fn a_minimal_file_gets_the_documented_defaults() {
         let settings = load_str(MINIMAL).unwrap();
         assert_eq!(settings.http.listen.to_string(), "127.0.0.1:5281");
-        assert_eq!(
-            settings.http.request_timeout,
-            std::time::Duration::from_secs(5)
-        );
+        assert_eq!(settings.http.request_timeout, std::time::Duration::from_secs(5));
         assert_eq!(settings.http.max_body_bytes, 8192);
         assert_eq!(settings.ldap.url, "ldap://127.0.0.1:389");
         let host = settings.host("anything.example").unwrap();
         assert_eq!(host.users.scope, Scope::Sub);
-        assert!(
-            !host.operations.register
-                && !host.operations.set_password
-                && !host.operations.remove_user
-        );
-        assert_eq!(
-            host.users.filter.render("romeo", ""),
-            "(&(objectClass=inetOrgPerson)(uid=romeo))"
-        );
+        assert!(!host.operations.register && !host.operations.set_password && !host.operations.remove_user);
+        assert_eq!(host.users.filter.render("romeo", ""), "(&(objectClass=inetOrgPerson)(uid=romeo))");
     }
 
     #[test]
@@ -533,29 +425,15 @@ mod tests {
         let e = error(&format!(
             "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password = \"hunter2\"\nbind_password_file = \"/nonexistent\"\n"
         ));
-        assert!(
-            e.contains("ldap.bind_password") && !e.contains("hunter2"),
-            "{e}"
-        );
+        assert!(e.contains("ldap.bind_password") && !e.contains("hunter2"), "{e}");
         let e = error(&format!(
             "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"/nonexistent/pw\"\n"
         ));
-        assert!(
-            e.contains("ldap.bind_password_file") && e.contains("/nonexistent/pw"),
-            "{e}"
-        );
-        let e = error(&format!(
-            "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password = 123456\n"
-        ));
-        assert!(
-            e.contains("ldap.bind_password") && !e.contains("123456"),
-            "{e}"
-        );
+        assert!(e.contains("ldap.bind_password_file") && e.contains("/nonexistent/pw"), "{e}");
+        let e = error(&format!("{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password = 123456\n"));
+        assert!(e.contains("ldap.bind_password") && !e.contains("123456"), "{e}");
         let e = error(&format!("{MINIMAL}[http]\ncredentials = \"no-colon\"\n"));
-        assert!(
-            e.contains("http.credentials") && !e.contains("no-colon"),
-            "{e}"
-        );
+        assert!(e.contains("http.credentials") && !e.contains("no-colon"), "{e}");
     }
 
     #[test]
@@ -563,10 +441,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pw");
         std::fs::write(&path, " s3cret \n").unwrap();
-        let toml = format!(
-            "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"{}\"\n",
-            path.display()
-        );
+        let toml =
+            format!("{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"{}\"\n", path.display());
         let settings = load_str(&toml).unwrap();
         assert_eq!(settings.ldap.bind_password.unwrap().expose(), " s3cret ");
     }
@@ -589,16 +465,9 @@ mod tests {
 
     #[test]
     fn host_errors_name_the_host() {
-        let e = error(&format!(
-            "{MINIMAL}[hosts.\"example.com\"]\nusers = {{ fitler = \"x\" }}\n"
-        ));
-        assert!(
-            e.contains("hosts.example.com.users") && e.contains("fitler"),
-            "{e}"
-        );
-        let e = error(&format!(
-            "{MINIMAL}[hosts.\"example.com\"]\noperations = {{ register = true }}\n"
-        ));
+        let e = error(&format!("{MINIMAL}[hosts.\"example.com\"]\nusers = {{ fitler = \"x\" }}\n"));
+        assert!(e.contains("hosts.example.com.users") && e.contains("fitler"), "{e}");
+        let e = error(&format!("{MINIMAL}[hosts.\"example.com\"]\noperations = {{ register = true }}\n"));
         assert!(e.contains("hosts.example.com.register.dn"), "{e}");
     }
 
@@ -610,9 +479,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_named() {
-        let e = load(Path::new("/nonexistent/config.toml"))
-            .unwrap_err()
-            .to_string();
+        let e = load(Path::new("/nonexistent/config.toml")).unwrap_err().to_string();
         assert!(e.contains("/nonexistent/config.toml"), "{e}");
     }
 }
@@ -640,30 +507,15 @@ mod example_tests {
         let example = include_str!("../../config/auth-http-ldap.toml");
         let full = "[http]\ncredentials = \"a:b\"\n[ldap]\nbind_dn = \"x\"\nbind_password = \"y\"\n\
                     [users]\nbase_dn = \"x\"\nbind_dn_template = \"uid={user}\"\n[register]\ndn = \"uid={user}\"\n";
-        let table: toml::Table = toml::to_string(&load_str(full).unwrap())
-            .unwrap()
-            .parse()
-            .unwrap();
+        let table: toml::Table = toml::to_string(&load_str(full).unwrap()).unwrap().parse().unwrap();
         let mut keys = Vec::new();
         for (section, values) in &table {
             keys.push(format!("[{section}]"));
-            keys.extend(
-                values
-                    .as_table()
-                    .into_iter()
-                    .flat_map(|t| t.keys().cloned()),
-            );
+            keys.extend(values.as_table().into_iter().flat_map(|t| t.keys().cloned()));
         }
-        keys.extend([
-            "credentials_file".into(),
-            "bind_password_file".into(),
-            "[hosts.".into(),
-        ]);
+        keys.extend(["credentials_file".into(), "bind_password_file".into(), "[hosts.".into()]);
         for key in keys {
-            assert!(
-                example.contains(&key),
-                "config/auth-http-ldap.toml does not document {key}"
-            );
+            assert!(example.contains(&key), "config/auth-http-ldap.toml does not document {key}");
         }
     }
 }

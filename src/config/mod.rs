@@ -36,9 +36,7 @@ pub enum Hosts {
     /// No `[hosts]` table: one set of settings for every `server`.
     Any(Box<HostSettings>),
     /// Only these domains; any other `server` is refused.
-    Named {
-        hosts: BTreeMap<String, HostSettings>,
-    },
+    Named { hosts: BTreeMap<String, HostSettings> },
 }
 
 impl Settings {
@@ -220,9 +218,7 @@ impl Default for Register {
 
 impl Default for Log {
     fn default() -> Self {
-        Log {
-            level: "info".into(),
-        }
+        Log { level: "info".into() }
     }
 }
 
@@ -257,15 +253,10 @@ mod defaults {
         "userPassword".into()
     }
     pub fn object_classes() -> Vec<String> {
-        ["top", "person", "organizationalPerson", "inetOrgPerson"]
-            .map(String::from)
-            .into()
+        ["top", "person", "organizationalPerson", "inetOrgPerson"].map(String::from).into()
     }
     pub fn attributes() -> BTreeMap<String, ValueTemplate> {
-        ["uid", "cn", "sn"]
-            .into_iter()
-            .map(|name| (name.to_owned(), template("{user}")))
-            .collect()
+        ["uid", "cn", "sn"].into_iter().map(|name| (name.to_owned(), template("{user}"))).collect()
     }
 
     /// For the built-in defaults above, which the template tests cover.

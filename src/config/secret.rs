@@ -88,13 +88,9 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?}"), "<hidden>");
         assert_eq!(
-            toml::to_string(
-                &[("s", &secret)]
-                    .into_iter()
-                    .collect::<std::collections::BTreeMap<_, _>>()
-            )
-            .unwrap()
-            .trim(),
+            toml::to_string(&[("s", &secret)].into_iter().collect::<std::collections::BTreeMap<_, _>>())
+                .unwrap()
+                .trim(),
             "s = \"<hidden>\""
         );
     }

@@ -34,10 +34,7 @@ impl Connector {
         let (conn, ldap) = match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => {
-                return Err(DirectoryError::Unavailable(format!(
-                    "connect to {}: {e}",
-                    self.url
-                )));
+                return Err(DirectoryError::Unavailable(format!("connect to {}: {e}", self.url)));
             }
             Err(_) => {
                 return Err(DirectoryError::Unavailable(format!(
@@ -66,10 +63,7 @@ pub(crate) struct ServiceConnection {
 impl ServiceConnection {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
         let bind = settings.bind_dn.clone().zip(settings.bind_password.clone());
-        ServiceConnection {
-            bind,
-            current: Mutex::new(None),
-        }
+        ServiceConnection { bind, current: Mutex::new(None) }
     }
 
     /// The open connection, or a new one, bound as the service account.

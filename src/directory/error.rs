@@ -13,25 +13,14 @@ pub enum DirectoryError {
     /// The directory answered, but with an error this service cannot turn
     /// into an answer (a misconfiguration, missing rights, a bug).
     #[error("{operation} refused: result code {rc}{}", diagnostic(.text))]
-    Refused {
-        operation: &'static str,
-        rc: u32,
-        text: String,
-    },
+    Refused { operation: &'static str, rc: u32, text: String },
     /// The LDAP client itself failed before anything was sent.
     #[error("{operation} failed in the LDAP client: {message}")]
-    Client {
-        operation: &'static str,
-        message: String,
-    },
+    Client { operation: &'static str, message: String },
 }
 
 fn diagnostic(text: &str) -> String {
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(" ({text})")
-    }
+    if text.is_empty() { String::new() } else { format!(" ({text})") }
 }
 
 /// The meaning of an LDAP result code for this service.
@@ -76,11 +65,7 @@ impl DirectoryError {
                 diagnostic(&result.text)
             ))
         } else {
-            DirectoryError::Refused {
-                operation,
-                rc: result.rc,
-                text: result.text.clone(),
-            }
+            DirectoryError::Refused { operation, rc: result.rc, text: result.text.clone() }
         }
     }
 
@@ -90,10 +75,7 @@ impl DirectoryError {
             e if connection_lost(&e) || matches!(e, LdapError::Timeout { .. }) => {
                 DirectoryError::Unavailable(format!("{operation}: {e}"))
             }
-            e => DirectoryError::Client {
-                operation,
-                message: e.to_string(),
-            },
+            e => DirectoryError::Client { operation, message: e.to_string() },
         }
     }
 }
@@ -131,10 +113,7 @@ mod tests {
             refs: vec![],
             ctrls: vec![],
         };
-        assert!(matches!(
-            DirectoryError::from_result("search", &result),
-            DirectoryError::Unavailable(_)
-        ));
+        assert!(matches!(DirectoryError::from_result("search", &result), DirectoryError::Unavailable(_)));
         let result = ldap3::LdapResult { rc: 50, ..result };
         assert!(matches!(
             DirectoryError::from_result("search", &result),

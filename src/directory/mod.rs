@@ -55,19 +55,11 @@ pub struct Directory {
 
 impl Directory {
     pub fn new(settings: &config::Ldap) -> Self {
-        Directory {
-            connector: Connector::new(settings),
-            service: ServiceConnection::new(settings),
-        }
+        Directory { connector: Connector::new(settings), service: ServiceConnection::new(settings) }
     }
 
     /// Searches for the entry matching `filter`, as the service account.
-    pub async fn find(
-        &self,
-        base: &str,
-        scope: Scope,
-        filter: &str,
-    ) -> Result<Lookup, DirectoryError> {
+    pub async fn find(&self, base: &str, scope: Scope, filter: &str) -> Result<Lookup, DirectoryError> {
         let scope = match scope {
             Scope::Base => ldap3::Scope::Base,
             Scope::One => ldap3::Scope::OneLevel,
@@ -85,13 +77,9 @@ impl Directory {
         match (meaning(result.rc), entries.len()) {
             (Meaning::Success, 0) => Ok(Lookup::NotFound),
             (Meaning::Success, 1) => {
-                let entry =
-                    ldap3::SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
-                        DirectoryError::Client {
-                            operation: "search",
-                            message: "entry vanished".into(),
-                        }
-                    })?);
+                let entry = ldap3::SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
+                    DirectoryError::Client { operation: "search", message: "entry vanished".into() }
+                })?);
                 Ok(Lookup::Found(entry.dn))
             }
             (Meaning::Success | Meaning::SizeLimitExceeded, _) => Ok(Lookup::Ambiguous),
@@ -103,9 +91,7 @@ impl Directory {
     pub async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
         let timeout = self.connector.timeout;
         let read = async |mut ldap: Ldap| {
-            ldap.with_timeout(timeout)
-                .search(dn, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"])
-                .await
+            ldap.with_timeout(timeout).search(dn, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"]).await
         };
         let ldap3::SearchResult(entries, result) = self.as_service("read", true, read).await?;
         match meaning(result.rc) {
@@ -118,19 +104,12 @@ impl Directory {
     /// Binds as `dn` with `password` on a connection of its own, used for
     /// nothing else and closed afterwards. The password must not be empty:
     /// an empty one is an unauthenticated bind, which some servers let through.
-    pub async fn check_password(
-        &self,
-        dn: &str,
-        password: &str,
-    ) -> Result<Verdict, DirectoryError> {
+    pub async fn check_password(&self, dn: &str, password: &str) -> Result<Verdict, DirectoryError> {
         if password.is_empty() {
             return Ok(Verdict::Invalid("empty password".into()));
         }
         let mut ldap = self.connector.open().await?;
-        let bound = ldap
-            .with_timeout(self.connector.timeout)
-            .simple_bind(dn, password)
-            .await;
+        let bound = ldap.with_timeout(self.connector.timeout).simple_bind(dn, password).await;
         // The connection closes when the last handle is dropped; an unbind
         // first tells the server so instead of leaving it to notice.
         let _ = ldap.unbind().await;
@@ -138,10 +117,9 @@ impl Directory {
         match meaning(result.rc) {
             Meaning::Success => Ok(Verdict::Valid),
             Meaning::InvalidCredentials => Ok(Verdict::Invalid("invalid credentials".into())),
-            Meaning::PolicyRefused => Ok(Verdict::Invalid(format!(
-                "refused by the directory: {}",
-                result.text
-            ))),
+            Meaning::PolicyRefused => {
+                Ok(Verdict::Invalid(format!("refused by the directory: {}", result.text)))
+            }
             _ => Err(DirectoryError::from_result("bind", &result)),
         }
     }
@@ -149,8 +127,7 @@ impl Directory {
     /// Adds an entry, as the service account.
     pub async fn add(&self, dn: &str, attributes: Vec<Attribute>) -> Result<Added, DirectoryError> {
         let timeout = self.connector.timeout;
-        let add =
-            async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
+        let add = async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
         let result = self.as_service("add", false, add).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Added::Created),
@@ -164,17 +141,10 @@ impl Directory {
     pub async fn set_password_exop(&self, dn: &str, password: &str) -> Result<(), DirectoryError> {
         let timeout = self.connector.timeout;
         let modify = async |mut ldap: Ldap| {
-            let exop = PasswordModify {
-                user_id: Some(dn),
-                old_pass: None,
-                new_pass: Some(password),
-            };
+            let exop = PasswordModify { user_id: Some(dn), old_pass: None, new_pass: Some(password) };
             // The response carries no value when the new password is supplied:
             // only the result code is read (ldap3's parser would panic on it).
-            ldap.with_timeout(timeout)
-                .extended(exop)
-                .await
-                .map(|ldap3::result::ExopResult(_, result)| result)
+            ldap.with_timeout(timeout).extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
         };
         let result = self.as_service("password modify", false, modify).await?;
         match meaning(result.rc) {
@@ -184,18 +154,11 @@ impl Directory {
     }
 
     /// Replaces `attribute` with `value`, as the service account.
-    pub async fn replace(
-        &self,
-        dn: &str,
-        attribute: &str,
-        value: &str,
-    ) -> Result<(), DirectoryError> {
+    pub async fn replace(&self, dn: &str, attribute: &str, value: &str) -> Result<(), DirectoryError> {
         let timeout = self.connector.timeout;
         let modify = async |mut ldap: Ldap| {
             let values = HashSet::from([value]);
-            ldap.with_timeout(timeout)
-                .modify(dn, vec![Mod::Replace(attribute, values)])
-                .await
+            ldap.with_timeout(timeout).modify(dn, vec![Mod::Replace(attribute, values)]).await
         };
         let result = self.as_service("modify", false, modify).await?;
         match meaning(result.rc) {
@@ -238,9 +201,7 @@ impl Directory {
             Err(e) if connection_lost(&e) && retry => {
                 self.service.discard().await;
                 let ldap = self.service.get(&self.connector).await?;
-                run(ldap)
-                    .await
-                    .map_err(|e| DirectoryError::from_client(operation, e))
+                run(ldap).await.map_err(|e| DirectoryError::from_client(operation, e))
             }
             Err(e) => {
                 if connection_lost(&e) || matches!(e, LdapError::Timeout { .. }) {

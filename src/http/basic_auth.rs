@@ -16,20 +16,14 @@ impl ApiCredentials {
     /// From `user:password`, split at the first colon: the password may hold more.
     pub fn parse(configured: &Secret) -> Option<Self> {
         let (user, password) = configured.expose().split_once(':')?;
-        Some(ApiCredentials {
-            user: user.as_bytes().to_vec(),
-            password: Secret::new(password),
-        })
+        Some(ApiCredentials { user: user.as_bytes().to_vec(), password: Secret::new(password) })
     }
 
     /// Whether the `Authorization` header carries these credentials. Both
     /// parts are compared in constant time, and both always, so the time
     /// taken does not tell which part was wrong.
     pub fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(encoded) = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-        else {
+        let Some(encoded) = headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok()) else {
             return false;
         };
         let Some((scheme, encoded)) = encoded.trim().split_once(' ') else {

@@ -51,14 +51,13 @@ impl Handler {
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
         let mut record = Record::default();
-        let response =
-            match tokio::time::timeout(self.deadline, self.respond(request, &mut record)).await {
-                Ok(response) => response,
-                Err(_) => {
-                    record.outcome = "deadline";
-                    response::unavailable()
-                }
-            };
+        let response = match tokio::time::timeout(self.deadline, self.respond(request, &mut record)).await {
+            Ok(response) => response,
+            Err(_) => {
+                record.outcome = "deadline";
+                response::unavailable()
+            }
+        };
         log(&record, response.status().as_u16(), started.elapsed());
         response
     }
@@ -83,11 +82,7 @@ impl Handler {
         let allowed = is_post || (method.is_query() && request.method() == hyper::Method::GET);
         if !allowed {
             record.outcome = "method-not-allowed";
-            return response::method_not_allowed(if method.is_query() {
-                "GET, POST"
-            } else {
-                "POST"
-            });
+            return response::method_not_allowed(if method.is_query() { "GET, POST" } else { "POST" });
         }
 
         let mut params = Params::default();
@@ -122,12 +117,7 @@ impl Handler {
             return response::bad_request("missing parameter: pass");
         }
 
-        let call = Call {
-            method,
-            user,
-            password,
-            server: params.server.unwrap_or_default(),
-        };
+        let call = Call { method, user, password, server: params.server.unwrap_or_default() };
         let outcome = self.service.call(&call).await;
         record.outcome = outcome.label();
         record.detail = match &outcome {
@@ -150,10 +140,7 @@ impl Handler {
         if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
             return Err(response::payload_too_large());
         }
-        match Limited::new(request.into_body(), self.max_body_bytes)
-            .collect()
-            .await
-        {
+        match Limited::new(request.into_body(), self.max_body_bytes).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(error) if error.is::<http_body_util::LengthLimitError>() => {
                 Err(response::payload_too_large())

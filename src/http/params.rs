@@ -22,9 +22,7 @@ pub enum ParamsError {
 impl fmt::Display for ParamsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParamsError::Malformed => {
-                f.write_str("the parameters are not valid form encoding or not UTF-8")
-            }
+            ParamsError::Malformed => f.write_str("the parameters are not valid form encoding or not UTF-8"),
             ParamsError::Repeated(name) => {
                 write!(f, "the parameter {name} is given more than once")
             }
@@ -72,8 +70,7 @@ mod tests {
 
     #[test]
     fn decodes_what_prosody_sends_in_any_order() {
-        let params =
-            parse("server=example.com&pass=p%40ss+w%c3%b6rd%26%3d%2b%25&user=romeo").unwrap();
+        let params = parse("server=example.com&pass=p%40ss+w%c3%b6rd%26%3d%2b%25&user=romeo").unwrap();
         assert_eq!(params.user.as_deref(), Some("romeo"));
         assert_eq!(params.pass.as_deref(), Some("p@ss wörd&=+%"));
         assert_eq!(params.server.as_deref(), Some("example.com"));
@@ -81,10 +78,7 @@ mod tests {
 
     #[test]
     fn upper_case_hex_decodes_the_same() {
-        assert_eq!(
-            parse("pass=w%C3%B6rd").unwrap().pass.as_deref(),
-            Some("wörd")
-        );
+        assert_eq!(parse("pass=w%C3%B6rd").unwrap().pass.as_deref(), Some("wörd"));
     }
 
     #[test]
@@ -99,10 +93,7 @@ mod tests {
         let mut params = Params::default();
         assert_eq!(params.add(b"pass=\xff"), Err(ParamsError::Malformed));
         // A real U+FFFD, properly encoded, is a valid character.
-        assert_eq!(
-            parse("pass=%ef%bf%bd").unwrap().pass.as_deref(),
-            Some("\u{fffd}")
-        );
+        assert_eq!(parse("pass=%ef%bf%bd").unwrap().pass.as_deref(), Some("\u{fffd}"));
     }
 
     #[test]

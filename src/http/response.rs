@@ -31,10 +31,9 @@ pub fn from_outcome(outcome: &Outcome) -> Response<Body> {
 
 pub fn unauthorized() -> Response<Body> {
     let mut response = text(StatusCode::UNAUTHORIZED, "authorization required\n");
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"auth-http-ldap\""),
-    );
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"auth-http-ldap\""));
     response
 }
 
@@ -44,9 +43,7 @@ pub fn not_implemented(why: &'static str) -> Response<Body> {
 
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
+    response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     response
 }
 
@@ -67,10 +64,7 @@ pub fn unavailable() -> Response<Body> {
 fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 

@@ -76,11 +76,7 @@ impl Bridge {
         let task = tokio::spawn(auth_http_ldap::serve(settings, listener, async {
             let _ = stopped.await;
         }));
-        Bridge {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        Bridge { addr, stop: Some(stop), task: Some(task) }
     }
 
     /// Serves `slapd` with the test configuration and `overrides`.
@@ -119,11 +115,7 @@ impl Bridge {
     }
 
     pub async fn user_exists(&self, user: &str) -> Reply {
-        self.get(&format!(
-            "/example.com/user_exists?server=example.com&user={}",
-            encode(user)
-        ))
-        .await
+        self.get(&format!("/example.com/user_exists?server=example.com&user={}", encode(user))).await
     }
 
     pub async fn raw(&self, request: &str) -> Reply {
@@ -154,9 +146,7 @@ pub fn encode(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'-' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'-' => out.push(byte as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{byte:02x}")),
         }
@@ -174,10 +164,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> &str {
@@ -188,15 +175,8 @@ impl Reply {
     #[track_caller]
     pub fn assert_answer(&self, expected: bool) {
         assert_eq!(self.status, 200, "status of {self:?}");
-        assert_eq!(
-            self.text(),
-            if expected { "true" } else { "false" },
-            "body of {self:?}"
-        );
-        assert_eq!(
-            self.header("content-length"),
-            Some(if expected { "4" } else { "5" })
-        );
+        assert_eq!(self.text(), if expected { "true" } else { "false" }, "body of {self:?}");
+        assert_eq!(self.header("content-length"), Some(if expected { "4" } else { "5" }));
     }
 }
 
@@ -209,9 +189,7 @@ pub async fn send(addr: SocketAddr, request: &[u8]) -> Reply {
         stream.read_to_end(&mut raw).await.expect("read response");
         raw
     };
-    let raw = tokio::time::timeout(Duration::from_secs(15), exchange)
-        .await
-        .expect("no response within 15 s");
+    let raw = tokio::time::timeout(Duration::from_secs(15), exchange).await.expect("no response within 15 s");
     parse(&raw)
 }
 
@@ -223,17 +201,10 @@ fn parse(raw: &[u8]) -> Reply {
     let head = std::str::from_utf8(&raw[..split]).expect("ASCII head");
     let mut lines = head.split("\r\n");
     let status_line = lines.next().expect("status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
     // Prosody rejects a status line without a reason phrase.
     assert!(
-        status_line
-            .splitn(3, ' ')
-            .nth(2)
-            .is_some_and(|r| !r.is_empty()),
+        status_line.splitn(3, ' ').nth(2).is_some_and(|r| !r.is_empty()),
         "no reason phrase: {status_line}"
     );
     let headers: Vec<(String, String)> = lines
@@ -241,11 +212,7 @@ fn parse(raw: &[u8]) -> Reply {
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
     let body = raw[split + 4..].to_vec();
-    let reply = Reply {
-        status,
-        headers,
-        body,
-    };
+    let reply = Reply { status, headers, body };
     if let Some(length) = reply.header("content-length") {
         assert_eq!(
             length.parse::<usize>().ok(),

@@ -28,10 +28,7 @@ impl Slapd {
                  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils"
             );
         }
-        let dir = tempfile::Builder::new()
-            .prefix("slapd-")
-            .tempdir()
-            .expect("temp dir");
+        let dir = tempfile::Builder::new().prefix("slapd-").tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
         std::fs::write(dir.path().join("slapd.conf"), slapd_conf(dir.path())).expect("slapd.conf");
         std::fs::write(dir.path().join("seed.ldif"), SEED_LDIF).expect("seed.ldif");
@@ -42,11 +39,7 @@ impl Slapd {
             .arg(dir.path().join("seed.ldif"))
             .output()
             .expect("run slapadd");
-        assert!(
-            slapadd.status.success(),
-            "slapadd failed: {}",
-            String::from_utf8_lossy(&slapadd.stderr)
-        );
+        assert!(slapadd.status.success(), "slapadd failed: {}", String::from_utf8_lossy(&slapadd.stderr));
         let mut slapd = Slapd { dir, child: None };
         slapd.resume_service();
         slapd
@@ -65,10 +58,7 @@ impl Slapd {
     /// Stops the server; its data stays for [`Slapd::resume_service`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
@@ -93,17 +83,13 @@ impl Slapd {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let log =
-                    std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
                 panic!("slapd exited ({status}) before answering:\n{log}");
             }
             if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "slapd did not answer within 10 s"
-            );
+            assert!(Instant::now() < deadline, "slapd did not answer within 10 s");
             std::thread::sleep(Duration::from_millis(10));
         }
         self.child = Some(child);
@@ -120,35 +106,18 @@ impl Slapd {
 
     fn signal(&self, signal: &str) {
         let child = self.child.as_ref().expect("slapd is running");
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .expect("kill");
+        let status = Command::new("kill").arg(signal).arg(child.id().to_string()).status().expect("kill");
         assert!(status.success());
     }
 
     /// Reads the named attributes of `dn` as the root DN, bypassing the
     /// bridge, to check what it wrote. `None` when there is no such entry.
     pub async fn read(&self, dn: &str, attributes: &[&str]) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
-        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url())
-            .await
-            .expect("connect as root");
+        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.expect("connect as root");
         ldap3::drive!(conn);
-        ldap.simple_bind(ROOT_DN, ROOT_PASSWORD)
-            .await
-            .unwrap()
-            .success()
-            .expect("root bind");
-        let result = ldap
-            .search(
-                dn,
-                ldap3::Scope::Base,
-                "(objectClass=*)",
-                attributes.to_vec(),
-            )
-            .await
-            .unwrap();
+        ldap.simple_bind(ROOT_DN, ROOT_PASSWORD).await.unwrap().success().expect("root bind");
+        let result =
+            ldap.search(dn, ldap3::Scope::Base, "(objectClass=*)", attributes.to_vec()).await.unwrap();
         let entry = result.0.into_iter().next()?;
         let entry = ldap3::SearchEntry::construct(entry);
         let mut values: Vec<(String, Vec<Vec<u8>>)> = entry
@@ -174,10 +143,7 @@ impl Drop for Slapd {
     fn drop(&mut self) {
         if let Some(child) = &self.child {
             // A frozen server ignores SIGTERM until thawed.
-            let _ = Command::new("kill")
-                .arg("-CONT")
-                .arg(child.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-CONT").arg(child.id().to_string()).status();
         }
         self.stop();
     }
