@@ -45,13 +45,20 @@ impl Service {
 
     async fn check_password(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
         let password = call.password.as_deref().unwrap_or_default();
-        if let Err(reason) = check_user(&call.user).and(check_password(password)) {
+        if let Err(reason) =
+            check_user(&call.user).and(check_server(&call.server)).and(check_password(password))
+        {
             return Ok(Outcome::No(reason));
         }
-        let dn = match self.find(host, call).await? {
-            Lookup::Found(dn) => dn,
-            Lookup::NotFound => return Ok(Outcome::No(Reason::UnknownUser)),
-            Lookup::Ambiguous => return Ok(Outcome::No(self.ambiguous(call))),
+        // With a DN template the bind itself is the lookup: reading the entry
+        // first would need read access that a bind-only directory does not give.
+        let dn = match &host.users.bind_dn_template {
+            Some(template) => template.render(&call.user, &call.server),
+            None => match self.find(host, call).await? {
+                Lookup::Found(dn) => dn,
+                Lookup::NotFound => return Ok(Outcome::No(Reason::UnknownUser)),
+                Lookup::Ambiguous => return Ok(Outcome::No(self.ambiguous(call))),
+            },
         };
         Ok(match self.directory.check_password(&dn, password).await? {
             Verdict::Valid => Outcome::Yes,
@@ -60,7 +67,7 @@ impl Service {
     }
 
     async fn user_exists(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {
-        if let Err(reason) = check_user(&call.user) {
+        if let Err(reason) = check_user(&call.user).and(check_server(&call.server)) {
             return Ok(Outcome::No(reason));
         }
         Ok(match self.find(host, call).await? {
@@ -81,7 +88,7 @@ impl Service {
             return Ok(Outcome::NotEnabled);
         };
         let password = call.password.as_deref().unwrap_or_default();
-        if let Some(bad) = check_write(&call.user, Some(password)) {
+        if let Some(bad) = check_write(call, Some(password)) {
             return Ok(bad);
         }
         match self.find(host, call).await? {
@@ -117,7 +124,7 @@ impl Service {
             return Ok(Outcome::NotEnabled);
         }
         let password = call.password.as_deref().unwrap_or_default();
-        if let Some(bad) = check_write(&call.user, Some(password)) {
+        if let Some(bad) = check_write(call, Some(password)) {
             return Ok(bad);
         }
         let dn = match self.find(host, call).await? {
@@ -138,7 +145,7 @@ impl Service {
         if !host.operations.remove_user {
             return Ok(Outcome::NotEnabled);
         }
-        if let Some(bad) = check_write(&call.user, None) {
+        if let Some(bad) = check_write(call, None) {
             return Ok(bad);
         }
         let dn = match self.find(host, call).await? {
@@ -183,6 +190,11 @@ fn check_user(user: &str) -> Result<(), Reason> {
     }
 }
 
+/// The domain is put into filters, DNs and attribute values like the user name.
+fn check_server(server: &str) -> Result<(), Reason> {
+    if server.len() > MAX_USER_BYTES || server.contains('\0') { Err(Reason::MalformedInput) } else { Ok(()) }
+}
+
 fn check_password(password: &str) -> Result<(), Reason> {
     if password.is_empty() {
         Err(Reason::EmptyPassword)
@@ -194,9 +206,12 @@ fn check_password(password: &str) -> Result<(), Reason> {
 }
 
 /// The same checks for a write, as a 400 answer.
-fn check_write(user: &str, password: Option<&str>) -> Option<Outcome> {
-    if check_user(user).is_err() {
+fn check_write(call: &Call, password: Option<&str>) -> Option<Outcome> {
+    if check_user(&call.user).is_err() {
         return Some(Outcome::BadInput("the user name is empty, too long or contains NUL"));
+    }
+    if check_server(&call.server).is_err() {
+        return Some(Outcome::BadInput("the server is too long or contains NUL"));
     }
     match password.map(check_password) {
         Some(Err(Reason::EmptyPassword)) => Some(Outcome::BadInput("the password is empty")),

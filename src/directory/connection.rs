@@ -1,6 +1,7 @@
 //! Opening connections to the directory, and the one shared connection of
 //! the service account, reopened when the directory has closed it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
@@ -55,27 +56,46 @@ impl Connector {
 /// The service account's connection. Clones of an `Ldap` share one socket,
 /// and binding on any clone rebinds them all, so this connection is never
 /// used to bind as a user.
+///
+/// Each connection opened gets the next generation number, so that a request
+/// that saw its connection fail discards that connection and not a newer
+/// one another request has opened since.
 pub(crate) struct ServiceConnection {
     bind: Option<(String, Secret)>,
-    current: Mutex<Option<Ldap>>,
+    current: Mutex<Option<(u64, Ldap)>>,
+    next_generation: AtomicU64,
+    /// Connections of this generation and older are not to be used again.
+    discarded: AtomicU64,
+}
+
+/// The service account's connection as lent to one operation.
+pub(crate) struct Lease {
+    pub(crate) ldap: Ldap,
+    generation: u64,
 }
 
 impl ServiceConnection {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
         let bind = settings.bind_dn.clone().zip(settings.bind_password.clone());
-        ServiceConnection { bind, current: Mutex::new(None) }
+        ServiceConnection {
+            bind,
+            current: Mutex::new(None),
+            next_generation: AtomicU64::new(1),
+            discarded: AtomicU64::new(0),
+        }
     }
 
     /// The open connection, or a new one, bound as the service account.
     /// The lock is held while connecting so that, after an outage, one
     /// connection is opened rather than one per waiting request.
-    pub(crate) async fn get(&self, connector: &Connector) -> Result<Ldap, DirectoryError> {
+    pub(crate) async fn get(&self, connector: &Connector) -> Result<Lease, DirectoryError> {
         let mut current = self.current.lock().await;
-        if let Some(ldap) = current.as_mut() {
-            if !ldap.is_closed() {
-                return Ok(ldap.clone());
+        if let Some((generation, ldap)) = current.as_mut() {
+            let generation = *generation;
+            if generation > self.discarded.load(Ordering::Acquire) && !ldap.is_closed() {
+                return Ok(Lease { ldap: ldap.clone(), generation });
             }
-            debug!("service connection was closed; reconnecting");
+            debug!("service connection closed or discarded; reconnecting");
         }
         *current = None;
         let mut ldap = connector.open().await?;
@@ -91,12 +111,14 @@ impl ServiceConnection {
                 return Err(error);
             }
         }
-        *current = Some(ldap.clone());
-        Ok(ldap)
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        *current = Some((generation, ldap.clone()));
+        Ok(Lease { ldap, generation })
     }
 
-    /// Drops the connection, so the next request opens a new one.
-    pub(crate) async fn discard(&self) {
-        *self.current.lock().await = None;
+    /// Marks the lease's connection as not to be used again; the next
+    /// request opens a new one. Needs no lock, so it can run in a `Drop`.
+    pub(crate) fn discard(&self, lease: &Lease) {
+        self.discarded.fetch_max(lease.generation, Ordering::AcqRel);
     }
 }

@@ -12,7 +12,7 @@ use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, Mod, SearchOptions};
 
 use crate::config::{self, Scope};
-use connection::{Connector, ServiceConnection};
+use connection::{Connector, Lease, ServiceConnection};
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning};
 
@@ -180,11 +180,12 @@ impl Directory {
     }
 
     /// Runs `operation` on the service account's connection. A connection
-    /// found dead is dropped; a `retry`able (idempotent) operation is then
+    /// found dead is discarded; a `retry`able (idempotent) operation is then
     /// tried once more on a fresh one, so the first request after a directory
-    /// restart succeeds. A timeout drops the connection too, as a server that
-    /// stopped answering may never answer on it again, but is not retried:
-    /// that would double the wait.
+    /// restart succeeds. A connection whose operation timed out, or was
+    /// abandoned by the request's deadline, is discarded too: a server that
+    /// stopped answering may never answer on it again. Neither is retried,
+    /// as that would double the wait.
     async fn as_service<T, F, Fut>(
         &self,
         operation: &'static str,
@@ -195,20 +196,47 @@ impl Directory {
         F: Fn(Ldap) -> Fut,
         Fut: Future<Output = Result<T, LdapError>>,
     {
-        let ldap = self.service.get(&self.connector).await?;
-        match run(ldap).await {
-            Ok(value) => Ok(value),
+        let lease = self.service.get(&self.connector).await?;
+        let outcome = self.watched(&lease, run(lease.ldap.clone())).await;
+        match outcome {
             Err(e) if connection_lost(&e) && retry => {
-                self.service.discard().await;
-                let ldap = self.service.get(&self.connector).await?;
-                run(ldap).await.map_err(|e| DirectoryError::from_client(operation, e))
+                let lease = self.service.get(&self.connector).await?;
+                let outcome = self.watched(&lease, run(lease.ldap.clone())).await;
+                outcome.map_err(|e| DirectoryError::from_client(operation, e))
             }
-            Err(e) => {
-                if connection_lost(&e) || matches!(e, LdapError::Timeout { .. }) {
-                    self.service.discard().await;
-                }
-                Err(DirectoryError::from_client(operation, e))
-            }
+            other => other.map_err(|e| DirectoryError::from_client(operation, e)),
+        }
+    }
+
+    /// Awaits one operation on a leased connection, and discards the
+    /// connection if the operation fails with it or is cancelled.
+    async fn watched<T>(
+        &self,
+        lease: &Lease,
+        operation: impl Future<Output = Result<T, LdapError>>,
+    ) -> Result<T, LdapError> {
+        let mut guard = DiscardUnlessDone { service: &self.service, lease, done: false };
+        let outcome = operation.await;
+        guard.done = match &outcome {
+            Ok(_) => true,
+            Err(e) => !(connection_lost(e) || matches!(e, LdapError::Timeout { .. })),
+        };
+        outcome
+    }
+}
+
+/// Discards a leased connection when dropped before it is marked done: on
+/// failure, and when the request's deadline drops the operation midway.
+struct DiscardUnlessDone<'a> {
+    service: &'a ServiceConnection,
+    lease: &'a Lease,
+    done: bool,
+}
+
+impl Drop for DiscardUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.service.discard(self.lease);
         }
     }
 }

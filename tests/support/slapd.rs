@@ -72,7 +72,8 @@ impl Slapd {
     pub fn resume_service(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("slapd.log")).expect("slapd.log");
         let mut child = Command::new("/usr/sbin/slapd")
-            .args(["-d", "0", "-f"])
+            // `stats` logs one ACCEPT line per connection, which tests count.
+            .args(["-d", "stats", "-f"])
             .arg(self.dir.path().join("slapd.conf"))
             .arg("-h")
             .arg(self.url())
@@ -93,6 +94,12 @@ impl Slapd {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.child = Some(child);
+    }
+
+    /// How many connections the server has accepted since it was (re)started.
+    pub fn connections_accepted(&self) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
+        log.lines().filter(|line| line.contains(" ACCEPT from ")).count()
     }
 
     /// Freezes the server: connections are accepted by the kernel but never answered.

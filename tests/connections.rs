@@ -1,0 +1,65 @@
+//! How the service uses connections to the directory, counted by slapd itself.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Bridge, Slapd};
+
+/// The count once it has stopped changing: slapd logs an accept as it happens.
+async fn settled(slapd: &Slapd) -> usize {
+    let mut last = slapd.connections_accepted();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = slapd.connections_accepted();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test]
+async fn one_service_connection_serves_every_search() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "").await;
+    let before = settled(&slapd).await;
+    for _ in 0..10 {
+        bridge.user_exists("romeo").await.assert_answer(true);
+        bridge.user_exists("nobody").await.assert_answer(false);
+    }
+    assert_eq!(settled(&slapd).await - before, 1, "searches should share the service account's connection");
+}
+
+#[tokio::test]
+async fn every_user_bind_gets_a_connection_of_its_own() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "").await;
+    bridge.user_exists("romeo").await.assert_answer(true);
+    let before = settled(&slapd).await;
+    for _ in 0..3 {
+        bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+        bridge.check_password("juliet", "wrong").await.assert_answer(false);
+    }
+    // Six binds, six connections; the searches reused the service connection.
+    assert_eq!(settled(&slapd).await - before, 6);
+    // And the service connection still searches as the service account, not
+    // as the last user who logged in: the service may read what users may not.
+    bridge.user_exists("juliet").await.assert_answer(true);
+}
+
+#[tokio::test]
+async fn a_dn_template_binds_without_searching() {
+    let slapd = Slapd::start();
+    // With a service account that cannot bind, only a direct bind can work.
+    let template = format!(
+        "[ldap]\nbind_password = \"wrong\"\n[users]\nbind_dn_template = \"uid={{user}},{}\"",
+        support::slapd::PEOPLE
+    );
+    let bridge = Bridge::for_directory(&slapd, &template).await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    bridge.check_password("romeo", "wrong").await.assert_answer(false);
+    bridge.check_password("nobody", "iheartjuliet").await.assert_answer(false);
+    // user_exists still needs the (broken) service account to read the entry.
+    assert_eq!(bridge.user_exists("romeo").await.status, 500);
+}
