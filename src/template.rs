@@ -131,6 +131,18 @@ template_type!(
 );
 
 impl FilterTemplate {
+    /// `(&(objectClass=inetOrgPerson)(uid={user}))`, the default user filter.
+    pub fn inet_org_person_by_uid() -> Self {
+        FilterTemplate(Template {
+            source: "(&(objectClass=inetOrgPerson)(uid={user}))".into(),
+            pieces: vec![
+                Piece::Text("(&(objectClass=inetOrgPerson)(uid=".into()),
+                Piece::User,
+                Piece::Text("))".into()),
+            ],
+        })
+    }
+
     pub fn render(&self, user: &str, server: &str) -> String {
         self.0.render(user, server, |v| ldap3::ldap_escape(v))
     }
@@ -143,6 +155,11 @@ impl DnTemplate {
 }
 
 impl ValueTemplate {
+    /// `{user}`: the user name itself.
+    pub fn user() -> Self {
+        ValueTemplate(Template { source: "{user}".into(), pieces: vec![Piece::User] })
+    }
+
     pub fn render(&self, user: &str, server: &str) -> String {
         self.0.render(user, server, |v| Cow::Borrowed(v))
     }
@@ -193,6 +210,15 @@ mod tests {
         assert!(filter("(uid={user}").unwrap_err().contains("not a valid LDAP filter"));
         assert!(filter("(uid={user").unwrap_err().contains("unclosed"));
         assert!(DnTemplate::try_from("ou=people".to_owned()).is_err());
+    }
+
+    #[test]
+    fn built_in_templates_are_what_parsing_their_source_gives() {
+        assert_eq!(
+            FilterTemplate::inet_org_person_by_uid(),
+            filter("(&(objectClass=inetOrgPerson)(uid={user}))").unwrap()
+        );
+        assert_eq!(ValueTemplate::user(), ValueTemplate::try_from("{user}".to_owned()).unwrap());
     }
 
     #[test]

@@ -95,8 +95,11 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
     let (code, out, err) = run(&["check-config", "--config", &path], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("base_dn = \"ou=people\"") && out.contains("request_timeout = \"5s\""), "{out}");
+    // Each secret is shown as it was given: inline, hidden; from a file, by the file's name.
     assert!(
-        out.contains("credentials = \"<hidden>\"") && out.contains("bind_password = \"<hidden>\""),
+        out.contains("credentials = \"<hidden>\"")
+            && out.contains(&format!("bind_password_file = \"{}\"", secret_file.display()))
+            && !out.contains("bind_password = "),
         "{out}"
     );
     assert!(!out.contains("secret-value"), "{out}");

@@ -1,11 +1,9 @@
 //! Reading the configuration: defaults, then the TOML file, then
-//! `AUTH_HTTP_LDAP_<SECTION>__<KEY>` environment variables; secrets from
-//! `*_file` keys; per-host tables laid over the top-level ones; and the checks
-//! that types alone cannot make. Every error names the key and where it came from.
+//! `AUTH_HTTP_LDAP_<SECTION>__<KEY>` environment variables, with each
+//! host's tables laid over the top-level ones. The checks live in `check`.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -13,40 +11,14 @@ use figment::value::{Dict, Value};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Secret, Settings, Users};
+use super::check::{check_host, check_limits, check_log_level, resolve_secrets};
+use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
+use super::{HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Settings, Users};
 
 /// Where the service looks for its configuration when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/auth-http-ldap/config.toml";
 
-const ENV_PREFIX: &str = "AUTH_HTTP_LDAP_";
-
-/// A configuration that cannot be used; each error names the key at fault.
-#[derive(Debug)]
-pub struct ConfigError(Vec<Problem>);
-
-#[derive(Debug)]
-struct Problem {
-    key: String,
-    origin: Option<String>,
-    message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            match &problem.origin {
-                Some(origin) => write!(f, "{} (from {}): {}", problem.key, origin, problem.message)?,
-                None => write!(f, "{}: {}", problem.key, problem.message)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub(super) const ENV_PREFIX: &str = "AUTH_HTTP_LDAP_";
 
 /// Reads the file at `path` (which must exist) and the environment.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
@@ -77,12 +49,13 @@ struct FileConfig {
     #[serde(default)]
     register: Dict,
     #[serde(default)]
-    hosts: BTreeMap<String, HostOverride>,
+    hosts: BTreeMap<String, HostSections>,
 }
 
-#[derive(Deserialize)]
+/// The host-specific sections, of the file or of one `[hosts]` table.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct HostOverride {
+struct HostSections {
     #[serde(default)]
     users: Dict,
     #[serde(default)]
@@ -92,42 +65,39 @@ struct HostOverride {
 }
 
 fn build(figment: &Figment) -> Result<Settings, ConfigError> {
-    let file: FileConfig = figment.extract().map_err(|e| from_figment(figment, e, &[]))?;
+    let file: FileConfig = figment.extract().map_err(|e| ConfigError(from_figment(figment, e, &[])))?;
     let mut problems = Vec::new();
+    let top = HostSections { users: file.users, operations: file.operations, register: file.register };
 
     let hosts = if file.hosts.is_empty() {
-        let top = HostOverride { users: Dict::new(), operations: Dict::new(), register: Dict::new() };
-        host_settings(figment, &file, &top, &[], &mut problems).map(|settings| Hosts::Any(Box::new(settings)))
+        host_settings(figment, &top, &HostSections::default(), &[], &mut problems)
+            .map(|settings| Hosts::Any(Box::new(settings)))
     } else {
+        // A wrong key in a top-level table would otherwise be reported once
+        // per host, under host paths that do not exist in the file.
+        check_alone::<Users>(figment, "users", &top.users, &mut problems);
+        check_alone::<Operations>(figment, "operations", &top.operations, &mut problems);
+        check_alone::<Register>(figment, "register", &top.register, &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
         let mut named = BTreeMap::new();
         for (name, overrides) in &file.hosts {
-            let prefix = ["hosts", name.as_str()];
             if name.is_empty() {
                 problems.push(problem(figment, "hosts", "a host name must not be empty"));
             }
-            if let Some(settings) = host_settings(figment, &file, overrides, &prefix, &mut problems) {
+            let prefix = ["hosts", name.as_str()];
+            if let Some(settings) = host_settings(figment, &top, overrides, &prefix, &mut problems) {
                 named.insert(name.clone(), settings);
             }
         }
         Some(Hosts::Named { hosts: named })
     };
 
-    let mut http = file.http;
-    let mut ldap = file.ldap;
-    http.credentials =
-        read_secret(figment, "http.credentials", http.credentials, &http.credentials_file, &mut problems);
-    ldap.bind_password = read_secret(
-        figment,
-        "ldap.bind_password",
-        ldap.bind_password,
-        &ldap.bind_password_file,
-        &mut problems,
-    );
-    check_http(figment, &http, &mut problems);
-    check_ldap(figment, &ldap, &mut problems);
-    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&file.log.level) {
-        problems.push(problem(figment, "log.level", &format!("not a valid log filter: {e}")));
-    }
+    let (mut http, mut ldap) = (file.http, file.ldap);
+    resolve_secrets(figment, &mut http, &mut ldap, &mut problems);
+    check_limits(figment, &http, &ldap, &mut problems);
+    check_log_level(figment, &file.log.level, &mut problems);
 
     match hosts {
         Some(hosts) if problems.is_empty() => Ok(Settings { http, ldap, log: file.log, hosts }),
@@ -138,38 +108,17 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
 /// One host's settings: the top-level sections with the host's keys laid over them.
 fn host_settings(
     figment: &Figment,
-    file: &FileConfig,
-    overrides: &HostOverride,
+    top: &HostSections,
+    host: &HostSections,
     prefix: &[&str],
     problems: &mut Vec<Problem>,
 ) -> Option<HostSettings> {
-    let users = section::<Users>(figment, "users", &file.users, &overrides.users, prefix, problems);
-    let operations = section::<Operations>(
-        figment,
-        "operations",
-        &file.operations,
-        &overrides.operations,
-        prefix,
-        problems,
-    );
-    let register =
-        section::<Register>(figment, "register", &file.register, &overrides.register, prefix, problems);
+    let users = section::<Users>(figment, "users", &top.users, &host.users, prefix, problems);
+    let operations =
+        section::<Operations>(figment, "operations", &top.operations, &host.operations, prefix, problems);
+    let register = section::<Register>(figment, "register", &top.register, &host.register, prefix, problems);
     let settings = HostSettings { users: users?, operations: operations?, register: register? };
-
-    let key = |name: &str| [prefix, &[name]].concat().join(".");
-    if settings.operations.register && settings.register.dn.is_none() {
-        problems.push(problem(figment, &key("register.dn"), "required when operations.register is true"));
-    }
-    if settings.operations.register && settings.register.object_classes.is_empty() {
-        problems.push(problem(
-            figment,
-            &key("register.object_classes"),
-            "must name at least one object class",
-        ));
-    }
-    if settings.operations.password_attribute.is_empty() {
-        problems.push(problem(figment, &key("operations.password_attribute"), "must not be empty"));
-    }
+    check_host(figment, &settings, |name| [prefix, &[name]].concat().join("."), problems);
     Some(settings)
 }
 
@@ -189,171 +138,23 @@ fn section<T: DeserializeOwned>(
     match Value::from(merged).deserialize::<T>() {
         Ok(value) => Some(value),
         Err(e) => {
-            problems.extend(from_figment(figment, e, &path).0);
+            problems.extend(from_figment(figment, e, &path));
             None
         }
     }
 }
 
-/// Fills a secret from its `*_file` key, refusing both or an empty one.
-fn read_secret(
+/// Checks a top-level section by itself, except for keys it may leave to
+/// every host (such as `users.base_dn`).
+fn check_alone<T: DeserializeOwned>(
     figment: &Figment,
-    key: &str,
-    inline: Option<Secret>,
-    file: &Option<PathBuf>,
+    name: &str,
+    section: &Dict,
     problems: &mut Vec<Problem>,
-) -> Option<Secret> {
-    let file_key = format!("{key}_file");
-    match (inline, file) {
-        (Some(_), Some(_)) => {
-            problems.push(problem(figment, key, &format!("set either {key} or {file_key}, not both")));
-            None
-        }
-        (Some(secret), None) if secret.expose().is_empty() => {
-            problems.push(problem(figment, key, "must not be empty"));
-            None
-        }
-        (Some(secret), None) => Some(secret),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(text) => {
-                // Files written by `echo` end in a newline that is not part of the secret.
-                let value = text.strip_suffix('\n').unwrap_or(&text);
-                let value = value.strip_suffix('\r').unwrap_or(value);
-                if value.is_empty() {
-                    problems.push(problem(figment, &file_key, &format!("{} is empty", path.display())));
-                    None
-                } else {
-                    Some(Secret::new(value))
-                }
-            }
-            Err(e) => {
-                problems.push(problem(figment, &file_key, &format!("cannot read {}: {e}", path.display())));
-                None
-            }
-        },
-        (None, None) => None,
+) {
+    if let Err(e) = Value::from(section.clone()).deserialize::<T>() {
+        problems.extend(from_figment(figment, e.into_iter().filter(|e| !is_missing(e)), &[name]));
     }
-}
-
-fn check_http(figment: &Figment, http: &Http, problems: &mut Vec<Problem>) {
-    if let Some(credentials) = &http.credentials {
-        let key = if http.credentials_file.is_some() { "http.credentials_file" } else { "http.credentials" };
-        match credentials.expose().split_once(':') {
-            Some((user, password)) if !user.is_empty() && !password.is_empty() => {}
-            _ => problems.push(problem(
-                figment,
-                key,
-                "must be \"user:password\", as in Prosody's http_auth_credentials",
-            )),
-        }
-    }
-    if http.request_timeout.is_zero() {
-        problems.push(problem(figment, "http.request_timeout", "must be longer than zero"));
-    }
-    if http.max_body_bytes == 0 {
-        problems.push(problem(figment, "http.max_body_bytes", "must be more than zero"));
-    }
-}
-
-fn check_ldap(figment: &Figment, ldap: &Ldap, problems: &mut Vec<Problem>) {
-    let scheme_ok = ["ldap://", "ldaps://", "ldapi://"]
-        .iter()
-        .any(|scheme| ldap.url.len() > scheme.len() && ldap.url.starts_with(scheme));
-    if !scheme_ok {
-        problems.push(problem(
-            figment,
-            "ldap.url",
-            "must be ldap://host:port, ldaps://host:port or ldapi://%2Fpath",
-        ));
-    }
-    match (&ldap.bind_dn, &ldap.bind_password) {
-        (Some(dn), _) if dn.is_empty() => {
-            problems.push(problem(
-                figment,
-                "ldap.bind_dn",
-                "must not be empty; leave it out for anonymous search",
-            ));
-        }
-        // A DN without a password is an unauthenticated bind (RFC 4513 5.1.2),
-        // which some servers accept as anonymous: refuse the mistake here.
-        (Some(_), None) => problems.push(problem(
-            figment,
-            "ldap.bind_password",
-            "required when ldap.bind_dn is set (or set ldap.bind_password_file)",
-        )),
-        (None, Some(_)) => {
-            problems.push(problem(figment, "ldap.bind_dn", "required when a bind password is set"))
-        }
-        _ => {}
-    }
-    if ldap.connect_timeout.is_zero() {
-        problems.push(problem(figment, "ldap.connect_timeout", "must be longer than zero"));
-    }
-    if ldap.timeout.is_zero() {
-        problems.push(problem(figment, "ldap.timeout", "must be longer than zero"));
-    }
-}
-
-fn problem(figment: &Figment, key: &str, message: &str) -> Problem {
-    Problem { key: key.to_owned(), origin: origin(figment, key), message: message.to_owned() }
-}
-
-/// Where a key's value came from: the file, or the environment variable.
-fn origin(figment: &Figment, key: &str) -> Option<String> {
-    // Host names contain dots, so look up the deepest prefix figment can find.
-    let parts: Vec<&str> = key.split('.').collect();
-    (1..=parts.len()).rev().find_map(|n| {
-        let metadata = figment.find_metadata(&parts[..n].join("."))?;
-        Some(describe(metadata, &parts[..n]))
-    })
-}
-
-fn describe(metadata: &figment::Metadata, keys: &[&str]) -> String {
-    let profile = figment::Profile::Default;
-    let interpolated = metadata.interpolate(&profile, keys);
-    match &metadata.source {
-        Some(figment::Source::File(path)) => format!("{}", path.display()),
-        _ if metadata.name.contains("environment") => {
-            format!("environment variable {ENV_PREFIX}{}", interpolated.to_uppercase().replace('.', "__"))
-        }
-        _ => metadata.name.to_string(),
-    }
-}
-
-/// figment's words, except where they quote themselves into knots.
-fn message(kind: &figment::error::Kind) -> String {
-    use figment::error::Kind;
-    match kind {
-        Kind::UnknownField(_, expected) => {
-            format!("unknown key; the keys here are: {}", expected.join(", "))
-        }
-        Kind::MissingField(_) => "required, and not set".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-fn from_figment(figment: &Figment, error: figment::Error, prefix: &[&str]) -> ConfigError {
-    ConfigError(
-        error
-            .into_iter()
-            .map(|e| {
-                let mut key: Vec<String> =
-                    prefix.iter().map(|s| s.to_string()).chain(e.path.iter().cloned()).collect();
-                // figment reports a missing field at its parent's path.
-                if let figment::error::Kind::MissingField(field) = &e.kind {
-                    key.push(field.to_string());
-                }
-                let key = if key.is_empty() { "configuration".to_owned() } else { key.join(".") };
-                let origin = match &e.metadata {
-                    Some(metadata) => {
-                        Some(describe(metadata, &e.path.iter().map(String::as_str).collect::<Vec<_>>()))
-                    }
-                    None => origin(figment, &key),
-                };
-                Problem { key, origin, message: message(&e.kind) }
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]
@@ -376,7 +177,7 @@ mod tests {
         assert_eq!(settings.http.listen.to_string(), "127.0.0.1:5281");
         assert_eq!(settings.http.request_timeout, std::time::Duration::from_secs(5));
         assert_eq!(settings.http.max_body_bytes, 8192);
-        assert_eq!(settings.ldap.url, "ldap://127.0.0.1:389");
+        assert_eq!(settings.ldap.url.as_str(), "ldap://127.0.0.1:389");
         let host = settings.host("anything.example").unwrap();
         assert_eq!(host.users.scope, Scope::Sub);
         assert!(!host.operations.register && !host.operations.set_password && !host.operations.remove_user);
@@ -415,6 +216,41 @@ mod tests {
     }
 
     #[test]
+    fn a_log_level_typo_is_not_a_silent_target() {
+        let e = error(&format!("{MINIMAL}[log]\nlevel = \"verbose\"\n"));
+        assert!(e.contains("log.level") && e.contains("\"verbose\" is not a level"), "{e}");
+        for good in ["debug", "WARN", "auth_http_ldap=debug,warn", "off"] {
+            assert!(load_str(&format!("{MINIMAL}[log]\nlevel = \"{good}\"\n")).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn ldap_timeouts_longer_than_the_request_deadline_are_refused() {
+        let e = error(&format!("{MINIMAL}[ldap]\ntimeout = \"1h\"\n"));
+        assert!(e.contains("ldap.timeout") && e.contains("could never take effect"), "{e}");
+        let e = error(&format!("{MINIMAL}[http]\nrequest_timeout = \"2s\"\n"));
+        assert!(e.contains("ldap.connect_timeout") && e.contains("ldap.timeout"), "{e}");
+    }
+
+    #[test]
+    fn ldap_urls_are_checked() {
+        for bad in ["http://x", "ldap://", "ldap://host:99999", "ldap:/x", "dc1.example.com"] {
+            let e = error(&format!("{MINIMAL}[ldap]\nurl = \"{bad}\"\n"));
+            assert!(e.contains("ldap.url"), "{bad}: {e}");
+        }
+        for good in ["ldaps://dc1.example.com:636", "ldapi://%2Frun%2Fslapd%2Fldapi", "ldap://[::1]:389"] {
+            assert!(load_str(&format!("{MINIMAL}[ldap]\nurl = \"{good}\"\n")).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn api_credentials_are_parsed_once_and_kept() {
+        let settings = load_str(&format!("{MINIMAL}[http]\ncredentials = \"prosody:a:b\"\n")).unwrap();
+        let api = settings.http.api_credentials.unwrap();
+        assert_eq!((api.user.as_str(), api.password.expose()), ("prosody", "a:b"));
+    }
+
+    #[test]
     fn a_bind_dn_needs_a_password() {
         let e = error(&format!("{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\n"));
         assert!(e.contains("ldap.bind_password"), "{e}");
@@ -444,7 +280,10 @@ mod tests {
         let toml =
             format!("{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"{}\"\n", path.display());
         let settings = load_str(&toml).unwrap();
-        assert_eq!(settings.ldap.bind_password.unwrap().expose(), " s3cret ");
+        let account = settings.ldap.service_account.unwrap();
+        assert_eq!((account.dn.as_str(), account.password.expose()), ("cn=svc", " s3cret "));
+        // The value is in force, and not shown as if it were set inline too.
+        assert!(settings.ldap.bind_password.is_none());
     }
 
     #[test]
@@ -461,6 +300,21 @@ mod tests {
         assert_eq!(org.users.filter, com.users.filter);
         assert!(org.operations.set_password && !com.operations.set_password);
         assert!(settings.host("example.net").is_none());
+    }
+
+    #[test]
+    fn a_wrong_top_level_key_is_named_once_where_it_is() {
+        let toml = format!("{MINIMAL}fitler = \"x\"\n[hosts.\"a.com\"]\n[hosts.\"b.com\"]\n");
+        let e = error(&toml);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.starts_with("users.fitler"), "{e}");
+    }
+
+    #[test]
+    fn every_host_needs_a_base_dn_from_somewhere() {
+        let toml = "[hosts.\"a.com\"]\nusers = { base_dn = \"ou=a\" }\n[hosts.\"b.com\"]\n";
+        let e = error(toml);
+        assert!(e.contains("hosts.b.com.users.base_dn") && !e.contains("a.com"), "{e}");
     }
 
     #[test]

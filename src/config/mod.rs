@@ -4,6 +4,8 @@
 //! This is the only module that reads files or the environment. Everything
 //! else receives a finished [`Settings`] whose values have been checked.
 
+mod check;
+mod error;
 mod load;
 mod secret;
 
@@ -16,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::template::{DnTemplate, FilterTemplate, ValueTemplate};
 
-pub use load::{ConfigError, DEFAULT_PATH, load, load_str};
-pub use secret::Secret;
+pub use error::ConfigError;
+pub use load::{DEFAULT_PATH, load, load_str};
+pub use secret::{ApiCredentials, Secret, ServiceAccount};
 
 /// Everything the service needs, checked and with secrets read from their files.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +70,9 @@ pub struct Http {
     pub credentials: Option<Secret>,
     /// A file holding `credentials`. Default: none.
     pub credentials_file: Option<PathBuf>,
+    /// The credentials in force, from either key; set when the file is read.
+    #[serde(skip)]
+    pub api_credentials: Option<ApiCredentials>,
     /// Every request is answered within this time. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -79,17 +85,56 @@ pub struct Http {
 pub struct Ldap {
     /// `ldap://host:port`, `ldaps://host:port` or `ldapi://%2Fpath%2Fsocket`.
     /// Default `ldap://127.0.0.1:389`.
-    pub url: String,
+    pub url: LdapUrl,
     /// The service account that searches and writes. Default: none (anonymous search).
     pub bind_dn: Option<String>,
     pub bind_password: Option<Secret>,
     pub bind_password_file: Option<PathBuf>,
+    /// `bind_dn` with its password from either key; set when the file is read.
+    #[serde(skip)]
+    pub service_account: Option<ServiceAccount>,
     /// Time allowed to open a connection. Default `3s`.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Time allowed for one LDAP operation. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+}
+
+/// An `ldap://`, `ldaps://` or `ldapi://` URL with a host (for `ldapi`, the
+/// percent-encoded socket path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LdapUrl(String);
+
+impl LdapUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LdapUrl {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let url = url::Url::parse(&value).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+        let expected = "must be ldap://host:port, ldaps://host:port or ldapi://%2Fpath%2Fto%2Fsocket";
+        if !matches!(url.scheme(), "ldap" | "ldaps" | "ldapi") || url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{value:?} {expected}"));
+        }
+        Ok(LdapUrl(value))
+    }
+}
+
+impl From<LdapUrl> for String {
+    fn from(url: LdapUrl) -> String {
+        url.0
+    }
+}
+
+impl std::fmt::Display for LdapUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +219,7 @@ impl Default for Http {
             listen: defaults::listen(),
             credentials: None,
             credentials_file: None,
+            api_credentials: None,
             request_timeout: defaults::request_timeout(),
             max_body_bytes: defaults::max_body_bytes(),
         }
@@ -187,6 +233,7 @@ impl Default for Ldap {
             bind_dn: None,
             bind_password: None,
             bind_password_file: None,
+            service_account: None,
             connect_timeout: defaults::connect_timeout(),
             timeout: defaults::ldap_timeout(),
         }
@@ -234,8 +281,8 @@ mod defaults {
     pub fn max_body_bytes() -> usize {
         8192
     }
-    pub fn ldap_url() -> String {
-        "ldap://127.0.0.1:389".into()
+    pub fn ldap_url() -> LdapUrl {
+        LdapUrl("ldap://127.0.0.1:389".into())
     }
     pub fn connect_timeout() -> Duration {
         Duration::from_secs(3)
@@ -247,7 +294,7 @@ mod defaults {
         Scope::Sub
     }
     pub fn filter() -> FilterTemplate {
-        template("(&(objectClass=inetOrgPerson)(uid={user}))")
+        FilterTemplate::inet_org_person_by_uid()
     }
     pub fn password_attribute() -> String {
         "userPassword".into()
@@ -256,14 +303,6 @@ mod defaults {
         ["top", "person", "organizationalPerson", "inetOrgPerson"].map(String::from).into()
     }
     pub fn attributes() -> BTreeMap<String, ValueTemplate> {
-        ["uid", "cn", "sn"].into_iter().map(|name| (name.to_owned(), template("{user}"))).collect()
-    }
-
-    /// For the built-in defaults above, which the template tests cover.
-    fn template<T: TryFrom<String, Error = String>>(source: &str) -> T {
-        match T::try_from(source.to_owned()) {
-            Ok(t) => t,
-            Err(e) => unreachable!("built-in template {source:?}: {e}"),
-        }
+        ["uid", "cn", "sn"].into_iter().map(|name| (name.to_owned(), ValueTemplate::user())).collect()
     }
 }

@@ -1,4 +1,5 @@
-//! A string that must never be printed: passwords and API credentials.
+//! Strings that must never be printed: passwords and API credentials, and
+//! the two pairs they come in.
 
 use std::fmt;
 
@@ -38,6 +39,32 @@ impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(SecretVisitor)
     }
+}
+
+/// The credentials Prosody must send (`http_auth_credentials`), split at
+/// the first colon: the password may contain more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCredentials {
+    pub user: String,
+    pub password: Secret,
+}
+
+impl ApiCredentials {
+    /// From `user:password`; `None` unless both parts are present.
+    pub fn parse(value: &Secret) -> Option<Self> {
+        let (user, password) = value.expose().split_once(':')?;
+        if user.is_empty() || password.is_empty() {
+            return None;
+        }
+        Some(ApiCredentials { user: user.to_owned(), password: Secret::new(password) })
+    }
+}
+
+/// The account the service searches and writes as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    pub dn: String,
+    pub password: Secret,
 }
 
 struct SecretVisitor;
@@ -82,6 +109,15 @@ impl de::Visitor<'_> for SecretVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_credentials_split_at_the_first_colon() {
+        let api = ApiCredentials::parse(&Secret::new("prosody:s3cr:et")).unwrap();
+        assert_eq!((api.user.as_str(), api.password.expose()), ("prosody", "s3cr:et"));
+        assert!(ApiCredentials::parse(&Secret::new("no-colon")).is_none());
+        assert!(ApiCredentials::parse(&Secret::new(":password")).is_none());
+        assert!(ApiCredentials::parse(&Secret::new("user:")).is_none());
+    }
 
     #[test]
     fn never_prints_its_value() {

@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
 use super::error::{DirectoryError, Meaning, meaning};
-use crate::config::{self, Secret};
+use crate::config::{self, ServiceAccount};
 
 /// Opens connections with the configured URL and connect timeout.
 pub(crate) struct Connector {
@@ -22,7 +22,7 @@ pub(crate) struct Connector {
 impl Connector {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
         Connector {
-            url: settings.url.clone(),
+            url: settings.url.to_string(),
             connect_timeout: settings.connect_timeout,
             timeout: settings.timeout,
         }
@@ -61,7 +61,7 @@ impl Connector {
 /// that saw its connection fail discards that connection and not a newer
 /// one another request has opened since.
 pub(crate) struct ServiceConnection {
-    bind: Option<(String, Secret)>,
+    account: Option<ServiceAccount>,
     current: Mutex<Option<(u64, Ldap)>>,
     next_generation: AtomicU64,
     /// Connections of this generation and older are not to be used again.
@@ -76,9 +76,8 @@ pub(crate) struct Lease {
 
 impl ServiceConnection {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
-        let bind = settings.bind_dn.clone().zip(settings.bind_password.clone());
         ServiceConnection {
-            bind,
+            account: settings.service_account.clone(),
             current: Mutex::new(None),
             next_generation: AtomicU64::new(1),
             discarded: AtomicU64::new(0),
@@ -99,7 +98,7 @@ impl ServiceConnection {
         }
         *current = None;
         let mut ldap = connector.open().await?;
-        if let Some((dn, password)) = &self.bind {
+        if let Some(ServiceAccount { dn, password }) = &self.account {
             let result = ldap
                 .with_timeout(connector.timeout)
                 .simple_bind(dn, password.expose())

@@ -5,49 +5,38 @@ use base64::engine::general_purpose::STANDARD;
 use hyper::header::{AUTHORIZATION, HeaderMap};
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
+use crate::config::ApiCredentials;
 
-pub struct ApiCredentials {
-    user: Vec<u8>,
-    password: Secret,
-}
-
-impl ApiCredentials {
-    /// From `user:password`, split at the first colon: the password may hold more.
-    pub fn parse(configured: &Secret) -> Option<Self> {
-        let (user, password) = configured.expose().split_once(':')?;
-        Some(ApiCredentials { user: user.as_bytes().to_vec(), password: Secret::new(password) })
+/// Whether the `Authorization` header carries `expected`. Both parts are
+/// compared in constant time, and both always, so the time taken does not
+/// tell which part was wrong.
+pub fn accepts(expected: &ApiCredentials, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
     }
-
-    /// Whether the `Authorization` header carries these credentials. Both
-    /// parts are compared in constant time, and both always, so the time
-    /// taken does not tell which part was wrong.
-    pub fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(encoded) = headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok()) else {
-            return false;
-        };
-        let Some((scheme, encoded)) = encoded.trim().split_once(' ') else {
-            return false;
-        };
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return false;
-        }
-        let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
-            return false;
-        };
-        let Some(colon) = decoded.iter().position(|&b| b == b':') else {
-            return false;
-        };
-        let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
-        let user_ok = user.ct_eq(&self.user);
-        let password_ok = password.ct_eq(self.password.expose().as_bytes());
-        (user_ok & password_ok).into()
-    }
+    let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    // Split at the first colon: the password may contain more.
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
+    let user_ok = user.ct_eq(expected.user.as_bytes());
+    let password_ok = password.ct_eq(expected.password.expose().as_bytes());
+    (user_ok & password_ok).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
     use hyper::header::HeaderValue;
 
     fn headers(value: &str) -> HeaderMap {
@@ -63,18 +52,18 @@ mod tests {
     #[test]
     fn password_may_contain_colons() {
         let api = ApiCredentials::parse(&Secret::new("prosody:s3cr:et pass")).unwrap();
-        assert!(api.accepts(&basic("prosody:s3cr:et pass")));
-        assert!(!api.accepts(&basic("prosody:s3cr")));
-        assert!(!api.accepts(&basic("prosody:s3cr:et pass2")));
-        assert!(!api.accepts(&basic("prosody2:s3cr:et pass")));
+        assert!(accepts(&api, &basic("prosody:s3cr:et pass")));
+        assert!(!accepts(&api, &basic("prosody:s3cr")));
+        assert!(!accepts(&api, &basic("prosody:s3cr:et pass2")));
+        assert!(!accepts(&api, &basic("prosody2:s3cr:et pass")));
     }
 
     #[test]
     fn scheme_is_case_insensitive_and_others_refused() {
         let api = ApiCredentials::parse(&Secret::new("a:b")).unwrap();
-        assert!(api.accepts(&headers(&format!("basic {}", STANDARD.encode("a:b")))));
-        assert!(!api.accepts(&headers("Bearer a:b")));
-        assert!(!api.accepts(&headers("Basic !!!")));
-        assert!(!api.accepts(&HeaderMap::new()));
+        assert!(accepts(&api, &headers(&format!("basic {}", STANDARD.encode("a:b")))));
+        assert!(!accepts(&api, &headers("Bearer a:b")));
+        assert!(!accepts(&api, &headers("Basic !!!")));
+        assert!(!accepts(&api, &HeaderMap::new()));
     }
 }

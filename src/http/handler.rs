@@ -12,10 +12,10 @@ use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
 use tracing::{info, warn};
 
-use super::basic_auth::ApiCredentials;
+use super::basic_auth;
 use super::params::Params;
 use super::response::{self, Body};
-use crate::config::Http;
+use crate::config::{ApiCredentials, Http};
 use crate::protocol::{Call, Method, Outcome};
 use crate::service::{Service, truncated};
 
@@ -42,7 +42,7 @@ impl Handler {
     pub fn new(service: Arc<Service>, http: &Http) -> Self {
         Handler {
             service,
-            credentials: http.credentials.as_ref().and_then(ApiCredentials::parse),
+            credentials: http.api_credentials.clone(),
             deadline: http.request_timeout,
             max_body_bytes: http.max_body_bytes,
         }
@@ -64,7 +64,7 @@ impl Handler {
 
     async fn respond(&self, request: Request<Incoming>, record: &mut Record) -> Response<Body> {
         if let Some(credentials) = &self.credentials
-            && !credentials.accepts(request.headers())
+            && !basic_auth::accepts(credentials, request.headers())
         {
             record.outcome = "unauthorized";
             return response::unauthorized();
