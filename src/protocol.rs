@@ -92,6 +92,8 @@ pub enum Outcome {
     Done,
     NoSuchUser,
     AlreadyExists,
+    /// Several entries match the user name, so a write cannot know which to change.
+    Ambiguous,
     /// The method is a write that this host's configuration does not allow.
     NotEnabled,
     /// The `server` parameter names a domain that is not configured.
@@ -114,6 +116,7 @@ impl Outcome {
             Outcome::Done => "done",
             Outcome::NoSuchUser => "no-such-user",
             Outcome::AlreadyExists => "exists",
+            Outcome::Ambiguous => "ambiguous",
             Outcome::NotEnabled => "not-enabled",
             Outcome::UnknownServer => "unknown-server",
             Outcome::BadInput(_) => "bad-input",

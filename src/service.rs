@@ -39,6 +39,10 @@ impl Service {
         };
         result.unwrap_or_else(|error| match error {
             DirectoryError::Unavailable(cause) => Outcome::Unavailable(cause),
+            // The usual cause, named in the log where the operator will look.
+            DirectoryError::Refused { operation: "search", rc: 32, .. } => {
+                Outcome::Failed(format!("{error}; does users.base_dn exist?"))
+            }
             other => Outcome::Failed(other.to_string()),
         })
     }
@@ -130,7 +134,10 @@ impl Service {
         let dn = match self.find(host, call).await? {
             Lookup::Found(dn) => dn,
             Lookup::NotFound => return Ok(Outcome::NoSuchUser),
-            Lookup::Ambiguous => return Ok(Outcome::Failed(self.ambiguous(call).to_string())),
+            Lookup::Ambiguous => {
+                self.ambiguous(call);
+                return Ok(Outcome::Ambiguous);
+            }
         };
         match host.operations.password_change {
             PasswordChange::Exop => self.directory.set_password_exop(&dn, password).await?,
@@ -151,7 +158,10 @@ impl Service {
         let dn = match self.find(host, call).await? {
             Lookup::Found(dn) => dn,
             Lookup::NotFound => return Ok(Outcome::NoSuchUser),
-            Lookup::Ambiguous => return Ok(Outcome::Failed(self.ambiguous(call).to_string())),
+            Lookup::Ambiguous => {
+                self.ambiguous(call);
+                return Ok(Outcome::Ambiguous);
+            }
         };
         Ok(match self.directory.delete(&dn).await? {
             Deleted::Deleted => Outcome::Done,

@@ -109,8 +109,12 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
 async fn no_password_query_or_body_in_any_log_line_at_trace() {
     let slapd = Slapd::start();
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        support::config(&slapd, "[log]\nlevel = \"trace\"\n[http]\ncredentials = \"prosody:MARKER-api\"");
+    // A second host whose base DN does not exist, for a 500 whose cause must be logged.
+    let config = support::config(
+        &slapd,
+        "[log]\nlevel = \"trace\"\n[http]\ncredentials = \"prosody:MARKER-api\"\n\
+         [hosts.\"example.com\"]\n[hosts.\"broken.example\"]\nusers = { base_dn = \"ou=missing,dc=example,dc=com\" }",
+    );
     let path = write_config(&dir, &config);
     let mut child =
         Command::new(BINARY).args(["--config", &path]).stderr(Stdio::piped()).spawn().expect("start binary");
@@ -156,12 +160,15 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
         format!(
             "GET /check_password?user=romeo&pass={marker} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic TUFSS0VSOk1BUktFUg==\r\n\r\n"
         ),
+        get(format!("check_password?user=romeo&pass={marker}&server=broken.example")),
+        get(format!("check_password?user=romeo&pass={marker}&server=elsewhere.example")),
+        format!("GARBAGE /check_password?pass={marker} HTTP/9\r\n\r\n"),
     ];
     let mut statuses = Vec::new();
     for request in &requests {
         statuses.push(support::send(addr, request.as_bytes()).await.status);
     }
-    assert_eq!(statuses, [200, 200, 200, 201, 204, 204, 200, 501, 405, 400, 401]);
+    assert_eq!(statuses, [200, 200, 200, 201, 204, 204, 200, 501, 405, 400, 401, 500, 403, 400]);
 
     // SIGTERM: a clean stop, exit 0.
     let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
@@ -172,13 +179,17 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
 
     let text = log.join("\n");
     let requests_logged = log.iter().filter(|l| l.contains(" request ")).count();
-    assert_eq!(requests_logged, requests.len(), "one line per request expected:\n{text}");
-    assert!(
-        text.contains("method=\"check_password\"")
-            && text.contains("user=\"romeo\"")
-            && text.contains("outcome="),
-        "{text}"
-    );
+    let rejected = log.iter().filter(|l| l.contains("outcome=\"rejected\"")).count();
+    assert_eq!(requests_logged + rejected, requests.len(), "one line per request expected:\n{text}");
+    for field in
+        ["method=\"check_password\"", "user=\"romeo\"", "server=\"example.com\"", "status=200", "duration="]
+    {
+        assert!(text.contains(field), "no {field} in the log:\n{text}");
+    }
+    // The 500's cause is in the log (and only there), with a hint.
+    assert!(text.contains("noSuchObject") && text.contains("users.base_dn"), "{text}");
+    // The request hyper rejected before the handler saw it has its line too.
+    assert_eq!(rejected, 1, "{text}");
     for needle in ["MARKER", "iheartjuliet", "p%40ss", "pass="] {
         assert!(!text.contains(needle), "{needle:?} appears in the log:\n{text}");
     }

@@ -39,6 +39,30 @@ async fn prosody_13s_requests_work_too() {
 }
 
 #[tokio::test]
+async fn a_client_too_slow_with_its_body_gets_408_not_503() {
+    let slapd = Slapd::start();
+    let overrides =
+        "[http]\nrequest_timeout = \"700ms\"\n[ldap]\ntimeout = \"500ms\"\nconnect_timeout = \"500ms\"";
+    let bridge = Bridge::for_directory(&slapd, overrides).await;
+    // Ten bytes of a declared hundred, then silence.
+    let reply =
+        bridge.raw("POST /set_password HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nuser=romeo").await;
+    assert_eq!(reply.status, 408);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+}
+
+#[tokio::test]
+async fn requests_hyper_rejects_get_an_answer_and_the_server_goes_on() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "").await;
+    let big =
+        format!("GET /user_exists?user=romeo HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
+    assert_eq!(bridge.raw(&big).await.status, 431);
+    assert_eq!(bridge.raw("NOT HTTP AT ALL\r\n\r\n").await.status, 400);
+    bridge.user_exists("romeo").await.assert_answer(true);
+}
+
+#[tokio::test]
 async fn other_methods_are_not_implemented() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;

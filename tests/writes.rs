@@ -85,8 +85,10 @@ async fn remove_user() {
     bridge.check_password("romeo", "iheartjuliet").await.assert_answer(false);
     assert!(slapd.read(&format!("uid=romeo,{PEOPLE}"), &["uid"]).await.is_none());
     assert_eq!(bridge.post("/remove_user", "user=romeo&server=example.com").await.status, 404);
-    // Neither of two matching entries is removed.
-    assert_eq!(bridge.post("/remove_user", "user=twin&server=example.com").await.status, 500);
+    // Neither of two matching entries is removed, nor has its password changed.
+    assert_eq!(bridge.post("/remove_user", "user=twin&server=example.com").await.status, 409);
+    assert_eq!(bridge.post("/set_password", &form("twin", "changed")).await.status, 409);
+    assert!(slapd.read(&format!("uid=twin,ou=sub,{PEOPLE}"), &["uid"]).await.is_some());
     assert!(slapd.read(&format!("uid=twin,{PEOPLE}"), &["uid"]).await.is_some());
     // A hostile name removes nothing.
     assert_eq!(bridge.post("/remove_user", "user=*&server=example.com").await.status, 404);
@@ -117,6 +119,34 @@ async fn assert_every_write_refused(bridge: &Bridge) {
 }
 
 #[tokio::test]
+async fn bad_input_to_a_write_is_400_and_never_reaches_the_directory() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "").await;
+    // With the directory frozen, anything that reached it would answer 503.
+    slapd.freeze();
+    for (method, body) in [
+        ("register", "user=new&pass=&server=example.com"),
+        ("register", "user=new%00x&pass=x&server=example.com"),
+        ("register", "user=new&pass=a%00b&server=example.com"),
+        ("register", "user=&pass=x&server=example.com"),
+        ("register", "user=new&pass=x&server=example.com%00"),
+        ("set_password", "user=romeo&pass=&server=example.com"),
+        ("set_password", "user=romeo&pass=a%00b&server=example.com"),
+        ("set_password", "user=romeo%00&pass=x&server=example.com"),
+        ("remove_user", "user=romeo%00&server=example.com"),
+        ("remove_user", "user=&server=example.com"),
+    ] {
+        let reply = bridge.post(&format!("/{method}"), body).await;
+        assert_eq!(reply.status, 400, "{method} {body}: {reply:?}");
+    }
+    bridge.get("/user_exists?user=romeo%00&server=example.com").await.assert_answer(false);
+    bridge.get("/user_exists?user=romeo&server=example.com%00").await.assert_answer(false);
+    slapd.thaw();
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    bridge.user_exists("new").await.assert_answer(false);
+}
+
+#[tokio::test]
 async fn the_shipped_defaults_leave_writes_off() {
     let slapd = Slapd::start();
     let mut toml: toml::Table = support::config(&slapd, "").parse().unwrap();
@@ -135,6 +165,8 @@ async fn hosts_select_settings_and_unknown_servers_are_refused() {
 [hosts."sub.example.com"]
 users = {{ base_dn = "ou=sub,{PEOPLE}" }}
 operations = {{ register = false }}
+[hosts."new.example.com"]
+register = {{ dn = "uid={{user}},ou=sub,{PEOPLE}", attributes = {{ uid = "{{user}}", cn = "{{user}}", sn = "New" }} }}
 "#
     );
     let bridge = Bridge::for_directory(&slapd, &hosts).await;
@@ -146,6 +178,10 @@ operations = {{ register = false }}
         .assert_answer(false);
     bridge.get("/check_password?user=twin&pass=twin-pass&server=sub.example.com").await.assert_answer(true);
     assert_eq!(bridge.post("/register", "user=new&pass=x&server=sub.example.com").await.status, 501);
+    // A host's register table: its own DN and attributes.
+    assert_eq!(bridge.post("/register", "user=newcomer&pass=x&server=new.example.com").await.status, 201);
+    let dn = format!("uid=newcomer,ou=sub,{PEOPLE}");
+    assert_eq!(slapd.attribute(&dn, "sn").await.as_deref(), Some(&b"New"[..]));
     // An unknown domain touches nothing.
     slapd.freeze();
     assert_eq!(

@@ -12,7 +12,7 @@ pub enum DirectoryError {
     Unavailable(String),
     /// The directory answered, but with an error this service cannot turn
     /// into an answer (a misconfiguration, missing rights, a bug).
-    #[error("{operation} refused: result code {rc}{}", diagnostic(.text))]
+    #[error("{operation} refused: result code {rc} ({}){}", name(*.rc), diagnostic(.text))]
     Refused { operation: &'static str, rc: u32, text: String },
     /// The LDAP client itself failed before anything was sent.
     #[error("{operation} failed in the LDAP client: {message}")]
@@ -20,7 +20,43 @@ pub enum DirectoryError {
 }
 
 fn diagnostic(text: &str) -> String {
-    if text.is_empty() { String::new() } else { format!(" ({text})") }
+    if text.is_empty() { String::new() } else { format!(": {text}") }
+}
+
+/// The RFC 4511 name of a result code, for log lines an operator can search for.
+pub(crate) fn name(rc: u32) -> &'static str {
+    match rc {
+        0 => "success",
+        1 => "operationsError",
+        2 => "protocolError",
+        3 => "timeLimitExceeded",
+        4 => "sizeLimitExceeded",
+        7 => "authMethodNotSupported",
+        8 => "strongerAuthRequired",
+        10 => "referral",
+        11 => "adminLimitExceeded",
+        12 => "unavailableCriticalExtension",
+        13 => "confidentialityRequired",
+        16 => "noSuchAttribute",
+        17 => "undefinedAttributeType",
+        19 => "constraintViolation",
+        20 => "attributeOrValueExists",
+        21 => "invalidAttributeSyntax",
+        32 => "noSuchObject",
+        34 => "invalidDNSyntax",
+        48 => "inappropriateAuthentication",
+        49 => "invalidCredentials",
+        50 => "insufficientAccessRights",
+        51 => "busy",
+        52 => "unavailable",
+        53 => "unwillingToPerform",
+        64 => "namingViolation",
+        65 => "objectClassViolation",
+        66 => "notAllowedOnNonLeaf",
+        68 => "entryAlreadyExists",
+        80 => "other",
+        _ => "unknown result code",
+    }
 }
 
 /// The meaning of an LDAP result code for this service.

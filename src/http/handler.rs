@@ -28,6 +28,10 @@ pub struct Handler {
 
 /// What the log line says about a request, filled in as the request is read,
 /// so that a request cut off by its deadline is still recorded.
+/// The outcome recorded while a body is read, so a deadline that falls then
+/// is blamed on the client.
+const READING_BODY: &str = "reading-body";
+
 #[derive(Default)]
 struct Record {
     /// The method, or the unsupported path segment that named none.
@@ -53,6 +57,11 @@ impl Handler {
         let mut record = Record::default();
         let response = match tokio::time::timeout(self.deadline, self.respond(request, &mut record)).await {
             Ok(response) => response,
+            // Still reading the body: the client was too slow, not the directory.
+            Err(_) if record.outcome == READING_BODY => {
+                record.outcome = "slow-client";
+                response::request_timeout()
+            }
             Err(_) => {
                 record.outcome = "deadline";
                 response::unavailable()
@@ -91,6 +100,7 @@ impl Handler {
         if is_post && parsed.is_ok() {
             // The deployed module sends `application/x/www-form-urlencoded`
             // (sic): the body is read as a form whatever its Content-Type.
+            record.outcome = READING_BODY;
             match self.read_body(request).await {
                 Ok(body) => parsed = params.add(&body),
                 Err(response) => {

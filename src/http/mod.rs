@@ -17,14 +17,15 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::service::Service;
 use handler::Handler;
 
-/// How long requests in flight may take to finish once shutdown begins.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long requests in flight may take to finish once shutdown begins,
+/// beyond their own deadline.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves on `listener` until `shutdown` completes, then lets requests in
 /// flight finish (within a bound) and returns.
@@ -62,14 +63,20 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Fut
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                debug!(%error, "connection ended with an error");
+                // hyper answered or dropped it itself (a header block too
+                // large or malformed, or too slow to arrive), so the handler
+                // never saw a request: this is its one log line. hyper's
+                // messages name the fault, never the bytes.
+                info!(%error, outcome = "rejected", "connection");
             }
         });
     }
     drop(listener);
     info!("shutting down");
+    // Every request ends by its deadline, so waiting longer would not help.
+    let drain = http.request_timeout + DRAIN_GRACE;
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => warn!("requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway"),
+        () = tokio::time::sleep(drain) => warn!("requests still in flight after {drain:?}; stopping anyway"),
     }
 }

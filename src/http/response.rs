@@ -21,6 +21,7 @@ pub fn from_outcome(outcome: &Outcome) -> Response<Body> {
         Outcome::Done => empty(StatusCode::NO_CONTENT),
         Outcome::NoSuchUser => text(StatusCode::NOT_FOUND, "no such user\n"),
         Outcome::AlreadyExists => text(StatusCode::CONFLICT, "the user already exists\n"),
+        Outcome::Ambiguous => text(StatusCode::CONFLICT, "several directory entries match this user name\n"),
         Outcome::NotEnabled => not_implemented("this operation is not enabled for this host\n"),
         Outcome::UnknownServer => text(StatusCode::FORBIDDEN, "this server is not configured\n"),
         Outcome::BadInput(why) => bad_request(why),
@@ -53,6 +54,11 @@ pub fn bad_request(why: &str) -> Response<Body> {
 
 pub fn payload_too_large() -> Response<Body> {
     text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+}
+
+/// The client did not send its body within the request's deadline.
+pub fn request_timeout() -> Response<Body> {
+    text(StatusCode::REQUEST_TIMEOUT, "request body not received in time\n")
 }
 
 /// The directory did not answer in time, or the request's deadline passed.
