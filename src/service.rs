@@ -131,13 +131,9 @@ impl Service {
         if let Some(bad) = check_write(call, Some(password)) {
             return Ok(bad);
         }
-        let dn = match self.find(host, call).await? {
-            Lookup::Found(dn) => dn,
-            Lookup::NotFound => return Ok(Outcome::NoSuchUser),
-            Lookup::Ambiguous => {
-                self.ambiguous(call);
-                return Ok(Outcome::Ambiguous);
-            }
+        let dn = match self.entry_to_change(host, call).await? {
+            Ok(dn) => dn,
+            Err(answer) => return Ok(answer),
         };
         match host.operations.password_change {
             PasswordChange::Exop => self.directory.set_password_exop(&dn, password).await?,
@@ -155,17 +151,30 @@ impl Service {
         if let Some(bad) = check_write(call, None) {
             return Ok(bad);
         }
-        let dn = match self.find(host, call).await? {
-            Lookup::Found(dn) => dn,
-            Lookup::NotFound => return Ok(Outcome::NoSuchUser),
-            Lookup::Ambiguous => {
-                self.ambiguous(call);
-                return Ok(Outcome::Ambiguous);
-            }
+        let dn = match self.entry_to_change(host, call).await? {
+            Ok(dn) => dn,
+            Err(answer) => return Ok(answer),
         };
         Ok(match self.directory.delete(&dn).await? {
             Deleted::Deleted => Outcome::Done,
             Deleted::NotFound => Outcome::NoSuchUser,
+        })
+    }
+
+    /// The one entry a write may change, or the answer when there is not
+    /// exactly one.
+    async fn entry_to_change(
+        &self,
+        host: &HostSettings,
+        call: &Call,
+    ) -> Result<Result<String, Outcome>, DirectoryError> {
+        Ok(match self.find(host, call).await? {
+            Lookup::Found(dn) => Ok(dn),
+            Lookup::NotFound => Err(Outcome::NoSuchUser),
+            Lookup::Ambiguous => {
+                self.ambiguous(call);
+                Err(Outcome::Ambiguous)
+            }
         })
     }
 
