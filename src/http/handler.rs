@@ -26,12 +26,12 @@ pub struct Handler {
     max_body_bytes: usize,
 }
 
-/// What the log line says about a request, filled in as the request is read,
-/// so that a request cut off by its deadline is still recorded.
 /// The outcome recorded while a body is read, so a deadline that falls then
 /// is blamed on the client.
 const READING_BODY: &str = "reading-body";
 
+/// What the log line says about a request, filled in as the request is read,
+/// so that a request cut off by its deadline is still recorded.
 #[derive(Default)]
 struct Record {
     /// The method, or the unsupported path segment that named none.
@@ -95,16 +95,15 @@ impl Handler {
         }
 
         let mut params = Params::default();
-        let query = request.uri().query().unwrap_or_default().to_owned();
-        let mut parsed = params.add(query.as_bytes());
+        let mut parsed = params.add(request.uri().query().unwrap_or_default().as_bytes());
         if is_post && parsed.is_ok() {
             // The deployed module sends `application/x/www-form-urlencoded`
             // (sic): the body is read as a form whatever its Content-Type.
             record.outcome = READING_BODY;
             match self.read_body(request).await {
                 Ok(body) => parsed = params.add(&body),
-                Err(response) => {
-                    record.outcome = "too-large";
+                Err((outcome, response)) => {
+                    record.outcome = outcome;
                     return response;
                 }
             }
@@ -112,19 +111,13 @@ impl Handler {
         record.user = params.user.as_deref().map(|u| truncated(u).to_owned());
         record.server = params.server.as_deref().map(|s| truncated(s).to_owned());
         if let Err(error) = parsed {
-            record.outcome = "bad-request";
-            record.detail = Some(error.to_string());
-            return response::bad_request(&error.to_string());
+            return record.bad_request(error.to_string());
         }
         let (Some(user), password) = (params.user, params.pass) else {
-            record.outcome = "bad-request";
-            record.detail = Some("missing parameter: user".into());
-            return response::bad_request("missing parameter: user");
+            return record.bad_request("missing parameter: user".into());
         };
         if method.needs_password() && password.is_none() {
-            record.outcome = "bad-request";
-            record.detail = Some("missing parameter: pass".into());
-            return response::bad_request("missing parameter: pass");
+            return record.bad_request("missing parameter: pass".into());
         }
 
         let call = Call { method, user, password, server: params.server.unwrap_or_default() };
@@ -141,22 +134,35 @@ impl Handler {
 
     /// The body, refused with 413 past the limit: by its declared length
     /// before reading anything, and by counting while reading otherwise.
-    async fn read_body(&self, request: Request<Incoming>) -> Result<bytes::Bytes, Response<Body>> {
+    /// A refusal comes with the outcome for the log line.
+    async fn read_body(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<bytes::Bytes, (&'static str, Response<Body>)> {
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
-            return Err(response::payload_too_large());
+            return Err(("too-large", response::payload_too_large()));
         }
         match Limited::new(request.into_body(), self.max_body_bytes).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                Err(response::payload_too_large())
+                Err(("too-large", response::payload_too_large()))
             }
-            Err(_) => Err(response::bad_request("the request body could not be read")),
+            Err(_) => Err(("bad-body", response::bad_request("the request body could not be read"))),
         }
+    }
+}
+
+impl Record {
+    fn bad_request(&mut self, why: String) -> Response<Body> {
+        let response = response::bad_request(&why);
+        self.outcome = "bad-request";
+        self.detail = Some(why);
+        response
     }
 }
 
