@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use auth_http_ldap::config::{self, Settings};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Answers Prosody's mod_auth_http API (authentication = "http") from an LDAP directory.
 #[derive(Parser)]
@@ -46,6 +46,9 @@ fn main() -> ExitCode {
 }
 
 fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
+    for warning in settings.warnings() {
+        eprintln!("auth-http-ldap: warning: {warning}");
+    }
     match toml::to_string_pretty(settings) {
         Ok(text) => {
             println!("# {} is valid. The effective configuration, secrets hidden:\n\n{text}", path.display());
@@ -83,6 +86,9 @@ fn run(settings: Settings) -> ExitCode {
         // The bound address, which differs from http.listen when its port is 0.
         let listen = listener.local_addr().unwrap_or(listen);
         info!(%listen, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+        for warning in settings.warnings() {
+            warn!("{warning}");
+        }
         auth_http_ldap::serve(settings, listener, shutdown_signal()).await;
         ExitCode::SUCCESS
     })

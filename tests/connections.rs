@@ -20,21 +20,34 @@ async fn settled(slapd: &Slapd) -> usize {
 }
 
 #[tokio::test]
-async fn one_service_connection_serves_every_search() {
+async fn searches_share_at_most_pool_size_service_connections() {
     let slapd = Slapd::start();
-    let bridge = Bridge::for_directory(&slapd, "").await;
+    let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 3").await;
     let before = settled(&slapd).await;
     for _ in 0..10 {
         bridge.user_exists("romeo").await.assert_answer(true);
         bridge.user_exists("nobody").await.assert_answer(false);
     }
-    assert_eq!(settled(&slapd).await - before, 1, "searches should share the service account's connection");
+    assert_eq!(settled(&slapd).await - before, 3, "searches should share the pool's connections");
+}
+
+#[tokio::test]
+async fn old_service_connections_are_replaced() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1\nmax_connection_age = \"1s\"").await;
+    bridge.user_exists("romeo").await.assert_answer(true);
+    let before = settled(&slapd).await;
+    bridge.user_exists("romeo").await.assert_answer(true);
+    assert_eq!(settled(&slapd).await, before, "a young connection is reused");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    bridge.user_exists("romeo").await.assert_answer(true);
+    assert_eq!(settled(&slapd).await - before, 1, "an old connection is replaced");
 }
 
 #[tokio::test]
 async fn every_user_bind_gets_a_connection_of_its_own() {
     let slapd = Slapd::start();
-    let bridge = Bridge::for_directory(&slapd, "").await;
+    let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1").await;
     bridge.user_exists("romeo").await.assert_answer(true);
     let before = settled(&slapd).await;
     for _ in 0..3 {

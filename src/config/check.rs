@@ -112,6 +112,17 @@ pub(super) fn check_limits(figment: &Figment, http: &Http, ldap: &Ldap, problems
     if http.max_body_bytes == 0 {
         problems.push(problem(figment, "http.max_body_bytes", "must be more than zero"));
     }
+    if ldap.pool_size == 0 {
+        problems.push(problem(figment, "ldap.pool_size", "must be at least 1"));
+    }
+    for (key, duration) in [
+        ("ldap.max_connection_age", ldap.max_connection_age),
+        ("ldap.skip_failed_server_for", ldap.skip_failed_server_for),
+    ] {
+        if duration.is_zero() {
+            problems.push(problem(figment, key, "must be longer than zero"));
+        }
+    }
     for (key, timeout) in [("ldap.connect_timeout", ldap.connect_timeout), ("ldap.timeout", ldap.timeout)] {
         if timeout.is_zero() {
             problems.push(problem(figment, key, "must be longer than zero"));

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::check::{check_host, check_limits, check_log_level, resolve_secrets};
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
+use super::tls::resolve_tls;
 use super::{HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Settings, Users};
 
 /// Where the service looks for its configuration when `--config` is not given.
@@ -96,6 +97,7 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
 
     let (mut http, mut ldap) = (file.http, file.ldap);
     resolve_secrets(figment, &mut http, &mut ldap, &mut problems);
+    resolve_tls(figment, &mut ldap, &mut problems);
     check_limits(figment, &http, &ldap, &mut problems);
     check_log_level(figment, &file.log.level, &mut problems);
 
@@ -177,7 +179,7 @@ mod tests {
         assert_eq!(settings.http.listen.to_string(), "127.0.0.1:5281");
         assert_eq!(settings.http.request_timeout, std::time::Duration::from_secs(5));
         assert_eq!(settings.http.max_body_bytes, 8192);
-        assert_eq!(settings.ldap.url.as_str(), "ldap://127.0.0.1:389");
+        assert_eq!(settings.ldap.url.to_string(), "ldap://127.0.0.1:389");
         let host = settings.host("anything.example").unwrap();
         assert_eq!(host.users.scope, Scope::Sub);
         assert!(!host.operations.register && !host.operations.set_password && !host.operations.remove_user);

@@ -8,6 +8,8 @@ mod check;
 mod error;
 mod load;
 mod secret;
+mod servers;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +23,8 @@ use crate::template::{DnTemplate, FilterTemplate, ValueTemplate};
 pub use error::ConfigError;
 pub use load::{DEFAULT_PATH, load, load_str};
 pub use secret::{ApiCredentials, Secret, ServiceAccount};
+pub use servers::{LdapUrl, Servers};
+pub use tls::TlsMaterial;
 
 /// Everything the service needs, checked and with secrets read from their files.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +47,11 @@ pub enum Hosts {
 }
 
 impl Settings {
+    /// Settings that are allowed but weaken security, to be logged at every start.
+    pub fn warnings(&self) -> Vec<String> {
+        tls::warnings(&self.ldap)
+    }
+
     /// The settings for one XMPP domain, or `None` when the domain is not served.
     pub fn host(&self, server: &str) -> Option<&HostSettings> {
         match &self.hosts {
@@ -83,9 +92,25 @@ pub struct Http {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ldap {
-    /// `ldap://host:port`, `ldaps://host:port` or `ldapi://%2Fpath%2Fsocket`.
-    /// Default `ldap://127.0.0.1:389`.
-    pub url: LdapUrl,
+    /// `ldap://host:port`, `ldaps://host:port` or `ldapi://%2Fpath%2Fsocket`,
+    /// or a list of them tried in order. Default `ldap://127.0.0.1:389`.
+    pub url: Servers,
+    /// Upgrade `ldap://` connections with StartTLS; a failure is an error,
+    /// never a fall-back to plain text. Default `false`.
+    pub starttls: bool,
+    /// CA certificates (PEM) that the servers' certificates must chain to,
+    /// instead of the system's. Default: none (the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM chain) and its key, for servers that ask.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// Accept any server certificate. Logged as a warning at every start.
+    pub tls_insecure_skip_verify: bool,
+    /// Allow passwords over unencrypted connections to other machines.
+    pub allow_plaintext: bool,
+    /// The certificates named above, read when the file is read.
+    #[serde(skip)]
+    pub tls: TlsMaterial,
     /// The service account that searches and writes. Default: none (anonymous search).
     pub bind_dn: Option<String>,
     pub bind_password: Option<Secret>,
@@ -99,42 +124,16 @@ pub struct Ldap {
     /// Time allowed for one LDAP operation. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-}
-
-/// An `ldap://`, `ldaps://` or `ldapi://` URL with a host (for `ldapi`, the
-/// percent-encoded socket path).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct LdapUrl(String);
-
-impl LdapUrl {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for LdapUrl {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        let url = url::Url::parse(&value).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
-        let expected = "must be ldap://host:port, ldaps://host:port or ldapi://%2Fpath%2Fto%2Fsocket";
-        if !matches!(url.scheme(), "ldap" | "ldaps" | "ldapi") || url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("{value:?} {expected}"));
-        }
-        Ok(LdapUrl(value))
-    }
-}
-
-impl From<LdapUrl> for String {
-    fn from(url: LdapUrl) -> String {
-        url.0
-    }
-}
-
-impl std::fmt::Display for LdapUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+    /// How many connections the service account keeps open. Default `4`.
+    pub pool_size: usize,
+    /// A service connection older than this is replaced before it is used,
+    /// ahead of Active Directory's 15-minute idle cut-off. Default `10m`.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age: Duration,
+    /// A server that failed is passed over for this long, then tried again
+    /// in its place in the list. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub skip_failed_server_for: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,13 +228,23 @@ impl Default for Http {
 impl Default for Ldap {
     fn default() -> Self {
         Ldap {
-            url: defaults::ldap_url(),
+            url: Servers::one(defaults::ldap_url()),
+            starttls: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            tls_insecure_skip_verify: false,
+            allow_plaintext: false,
+            tls: TlsMaterial::default(),
             bind_dn: None,
             bind_password: None,
             bind_password_file: None,
             service_account: None,
             connect_timeout: defaults::connect_timeout(),
             timeout: defaults::ldap_timeout(),
+            pool_size: 4,
+            max_connection_age: Duration::from_secs(600),
+            skip_failed_server_for: Duration::from_secs(30),
         }
     }
 }

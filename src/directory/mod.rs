@@ -2,8 +2,10 @@
 //! changing and deleting them. Knows nothing of HTTP or of mod_auth_http;
 //! callers pass filters and DNs that are already rendered and escaped.
 
-mod connection;
+mod connector;
 mod error;
+mod pool;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -12,9 +14,10 @@ use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, Mod, SearchOptions};
 
 use crate::config::{self, Scope};
-use connection::{Connector, Lease, ServiceConnection};
+use connector::{Connector, Opened};
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning};
+use pool::{Lease, ServicePool};
 
 /// The result of looking a user up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,12 +53,12 @@ pub type Attribute = (String, HashSet<String>);
 
 pub struct Directory {
     connector: Connector,
-    service: ServiceConnection,
+    service: ServicePool,
 }
 
 impl Directory {
     pub fn new(settings: &config::Ldap) -> Self {
-        Directory { connector: Connector::new(settings), service: ServiceConnection::new(settings) }
+        Directory { connector: Connector::new(settings), service: ServicePool::new(settings) }
     }
 
     /// Searches for the entry matching `filter`, as the service account.
@@ -108,12 +111,18 @@ impl Directory {
         if password.is_empty() {
             return Ok(Verdict::Invalid("empty password".into()));
         }
-        let mut ldap = self.connector.open().await?;
+        let Opened { mut ldap, server } = self.connector.open(None).await?;
         let bound = ldap.with_timeout(self.connector.timeout).simple_bind(dn, password).await;
         // The connection closes when the last handle is dropped; an unbind
         // first tells the server so instead of leaving it to notice.
         let _ = ldap.unbind().await;
-        let result = bound.map_err(|e| DirectoryError::from_client("bind", e))?;
+        let result = bound.map_err(|e| DirectoryError::from_client("bind", e));
+        // Not retried on another server: a bind that timed out may still
+        // have counted against the account's lockout.
+        if let Err(error @ DirectoryError::Unavailable(_)) = &result {
+            self.connector.mark_failed(server, error);
+        }
+        let result = result?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Verdict::Valid),
             Meaning::InvalidCredentials => Ok(Verdict::Invalid("invalid credentials".into())),
@@ -219,7 +228,12 @@ impl Directory {
         let outcome = operation.await;
         guard.done = match &outcome {
             Ok(_) => true,
-            Err(e) => !(connection_lost(e) || matches!(e, LdapError::Timeout { .. })),
+            Err(e) if connection_lost(e) || matches!(e, LdapError::Timeout { .. }) => {
+                // The server went away or stopped answering: pass over it too.
+                self.connector.mark_failed(lease.server, e);
+                false
+            }
+            Err(_) => true,
         };
         outcome
     }
@@ -228,7 +242,7 @@ impl Directory {
 /// Discards a leased connection when dropped before it is marked done: on
 /// failure, and when the request's deadline drops the operation midway.
 struct DiscardUnlessDone<'a> {
-    service: &'a ServiceConnection,
+    service: &'a ServicePool,
     lease: &'a Lease,
     done: bool,
 }

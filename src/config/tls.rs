@@ -1,0 +1,169 @@
+//! TLS to the directory as configured: the certificates read from their
+//! files, and the rule that passwords do not cross the network in clear.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use figment::Figment;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::Ldap;
+use super::error::{Problem, problem};
+use crate::directory::tls::TlsSetupError;
+
+/// The certificates and key the configuration names, parsed.
+#[derive(Clone, Default)]
+pub struct TlsMaterial {
+    /// From `ldap.ca_file`; `None` means the system's roots.
+    pub ca_certs: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// From `ldap.client_cert_file` and `ldap.client_key_file`.
+    pub client_identity: Option<Arc<ClientIdentity>>,
+    /// Built from the above when any server uses TLS.
+    pub client_config: Option<Arc<rustls::ClientConfig>>,
+}
+
+pub struct ClientIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("ca_certs", &self.ca_certs.as_ref().map(|certs| certs.len()))
+            .field("client_identity", &self.client_identity.as_ref().map(|_| "<hidden>"))
+            .field("client_config", &self.client_config.is_some())
+            .finish()
+    }
+}
+
+/// Reads the TLS files and checks the TLS keys against each other and
+/// against the servers' URLs.
+pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec<Problem>) {
+    let plain: Vec<&str> =
+        ldap.url.iter().filter(|url| url.scheme() == "ldap").map(|url| url.as_str()).collect();
+    let encrypted_somewhere = ldap.starttls || ldap.url.iter().any(|url| url.scheme() == "ldaps");
+    if ldap.starttls && ldap.url.iter().any(|url| url.scheme() != "ldap") {
+        problems.push(problem(
+            figment,
+            "ldap.starttls",
+            "applies to ldap:// URLs only (ldaps:// is already TLS, ldapi:// is a local socket)",
+        ));
+    }
+    if !encrypted_somewhere {
+        for key in ["ldap.ca_file", "ldap.client_cert_file", "ldap.client_key_file"] {
+            let set = match key {
+                "ldap.ca_file" => ldap.ca_file.is_some(),
+                "ldap.client_cert_file" => ldap.client_cert_file.is_some(),
+                _ => ldap.client_key_file.is_some(),
+            };
+            if set {
+                problems.push(problem(
+                    figment,
+                    key,
+                    "has no effect without ldaps:// or ldap.starttls = true",
+                ));
+            }
+        }
+        if ldap.tls_insecure_skip_verify {
+            problems.push(problem(
+                figment,
+                "ldap.tls_insecure_skip_verify",
+                "has no effect without ldaps:// or ldap.starttls = true",
+            ));
+        }
+    }
+    if !ldap.starttls && !ldap.allow_plaintext {
+        let remote: Vec<&str> = plain
+            .iter()
+            .copied()
+            .filter(|url| !ldap.url.iter().any(|u| u.as_str() == *url && u.is_local()))
+            .collect();
+        if !remote.is_empty() {
+            let message = format!(
+                "{} would carry passwords in clear text to another machine: use ldaps://, or set \
+                 ldap.starttls = true, or (on a network you trust) ldap.allow_plaintext = true",
+                remote.join(", ")
+            );
+            problems.push(problem(figment, "ldap.url", &message));
+        }
+    }
+
+    if let Some(path) = &ldap.ca_file {
+        match read_certificates(path) {
+            Ok(certs) => ldap.tls.ca_certs = Some(Arc::new(certs)),
+            Err(e) => problems.push(problem(figment, "ldap.ca_file", &e)),
+        }
+    }
+    match (&ldap.client_cert_file, &ldap.client_key_file) {
+        (Some(cert), Some(key)) => match (read_certificates(cert), read_key(key)) {
+            (Ok(chain), Ok(key)) => ldap.tls.client_identity = Some(Arc::new(ClientIdentity { chain, key })),
+            (Err(e), _) => problems.push(problem(figment, "ldap.client_cert_file", &e)),
+            (_, Err(e)) => problems.push(problem(figment, "ldap.client_key_file", &e)),
+        },
+        (Some(_), None) => {
+            problems.push(problem(figment, "ldap.client_key_file", "required with ldap.client_cert_file"))
+        }
+        (None, Some(_)) => {
+            problems.push(problem(figment, "ldap.client_cert_file", "required with ldap.client_key_file"))
+        }
+        (None, None) => {}
+    }
+    if encrypted_somewhere && problems.is_empty() {
+        match crate::directory::tls::client_config(&ldap.tls, ldap.tls_insecure_skip_verify) {
+            Ok(config) => ldap.tls.client_config = Some(config),
+            Err(e @ TlsSetupError::CaCertificate(_)) => {
+                problems.push(problem(figment, "ldap.ca_file", &e.to_string()))
+            }
+            Err(e @ (TlsSetupError::ClientIdentity(_) | TlsSetupError::Protocol(_))) => {
+                problems.push(problem(figment, "ldap.client_key_file", &e.to_string()))
+            }
+        }
+    }
+}
+
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .collect();
+    match certs {
+        Ok(certs) if certs.is_empty() => Err(format!("{} holds no PEM certificate", path.display())),
+        Ok(certs) => Ok(certs),
+        Err(e) => Err(format!("{} is not valid PEM: {e}", path.display())),
+    }
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| format!("no private key read from {}: {e}", path.display()))
+}
+
+/// What an operator should hear about at every start: settings that are
+/// allowed but weaken security.
+pub(super) fn warnings(ldap: &Ldap) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if ldap.tls_insecure_skip_verify {
+        warnings.push(
+            "ldap.tls_insecure_skip_verify is on: the directory's certificate is not checked, so anyone \
+             on the network path can read every password"
+                .to_owned(),
+        );
+    }
+    if ldap.allow_plaintext && !ldap.starttls {
+        let remote: Vec<&str> = ldap
+            .url
+            .iter()
+            .filter(|url| url.scheme() == "ldap" && !url.is_local())
+            .map(|url| url.as_str())
+            .collect();
+        if !remote.is_empty() {
+            warnings.push(format!(
+                "ldap.allow_plaintext is on: passwords go in clear text to {}",
+                remote.join(", ")
+            ));
+        }
+    }
+    warnings
+}

@@ -1,0 +1,147 @@
+//! Opening a connection to the first directory server that answers: the
+//! servers in their configured order, a server that failed passed over for
+//! a while (then tried again in its place, so service falls back to the
+//! first), and TLS or StartTLS as configured.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use rustls::ClientConfig;
+use tracing::{debug, info, warn};
+
+use super::error::{DirectoryError, Meaning, meaning};
+use crate::config::{self, ServiceAccount};
+
+pub(crate) struct Connector {
+    servers: Vec<Server>,
+    tls: Option<Arc<ClientConfig>>,
+    starttls: bool,
+    connect_timeout: Duration,
+    /// Applied to every operation: ldap3 waits forever otherwise.
+    pub(crate) timeout: Duration,
+    skip_failed_for: Duration,
+}
+
+struct Server {
+    url: String,
+    /// When the server last failed; `None` while it answers.
+    failed_at: Mutex<Option<Instant>>,
+}
+
+/// A new connection, and which server it is to.
+pub(crate) struct Opened {
+    pub(crate) ldap: Ldap,
+    pub(crate) server: usize,
+}
+
+impl Connector {
+    pub(crate) fn new(settings: &config::Ldap) -> Self {
+        Connector {
+            servers: settings
+                .url
+                .iter()
+                .map(|url| Server { url: url.to_string(), failed_at: Mutex::new(None) })
+                .collect(),
+            tls: settings.tls.client_config.clone(),
+            starttls: settings.starttls,
+            connect_timeout: settings.connect_timeout,
+            timeout: settings.timeout,
+            skip_failed_for: settings.skip_failed_server_for,
+        }
+    }
+
+    /// Connects to the first server that answers, bound as `account` when
+    /// given (anonymous otherwise). A server that cannot be reached, or does
+    /// not answer the bind in time, is marked failed and the next is tried;
+    /// a refused bind is returned at once, as every server would refuse it.
+    pub(crate) async fn open(&self, account: Option<&ServiceAccount>) -> Result<Opened, DirectoryError> {
+        let mut last_error = None;
+        for server in self.candidates() {
+            match self.open_on(server, account).await {
+                Ok(ldap) => {
+                    self.mark_answering(server);
+                    return Ok(Opened { ldap, server });
+                }
+                Err(error @ DirectoryError::Unavailable(_)) => {
+                    self.mark_failed(server, &error);
+                    last_error = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error
+            .unwrap_or_else(|| DirectoryError::Unavailable("no directory server configured".into())))
+    }
+
+    /// Server indexes in the order to try them: those answering (or whose
+    /// time out is over) in the configured order, then those still passed over.
+    fn candidates(&self) -> Vec<usize> {
+        let now = Instant::now();
+        let (answering, passed_over): (Vec<usize>, Vec<usize>) = (0..self.servers.len()).partition(|&i| {
+            let failed_at = *self.servers[i].failed_at.lock().unwrap_or_else(|e| e.into_inner());
+            failed_at.is_none_or(|at| now.duration_since(at) >= self.skip_failed_for)
+        });
+        answering.into_iter().chain(passed_over).collect()
+    }
+
+    async fn open_on(&self, server: usize, account: Option<&ServiceAccount>) -> Result<Ldap, DirectoryError> {
+        let url = &self.servers[server].url;
+        let mut settings =
+            LdapConnSettings::new().set_conn_timeout(self.connect_timeout).set_starttls(self.starttls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(tls.clone());
+        }
+        // ldap3's connect timeout covers the TCP connect only; this covers
+        // the TLS handshake and StartTLS too. A failed StartTLS is an error
+        // here: ldap3 never falls back to plain text.
+        let connecting = LdapConnAsync::with_settings(settings, url);
+        let (conn, mut ldap) = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
+            Err(_) => {
+                let waited = self.connect_timeout;
+                return Err(DirectoryError::Unavailable(format!(
+                    "connect to {url}: no answer within {waited:?}"
+                )));
+            }
+        };
+        tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                debug!(error = %e, "directory connection ended");
+            }
+        });
+        if let Some(ServiceAccount { dn, password }) = account {
+            let result = ldap
+                .with_timeout(self.timeout)
+                .simple_bind(dn, password.expose())
+                .await
+                .map_err(|e| DirectoryError::from_client("service account bind", e))?;
+            if meaning(result.rc) != Meaning::Success {
+                let error = DirectoryError::from_result("service account bind", &result);
+                warn!(%error, bind_dn = %dn, server = %url, "the service account cannot bind; check ldap.bind_dn and its password");
+                return Err(error);
+            }
+        }
+        Ok(ldap)
+    }
+
+    /// Passes over `server` for a while. Logged once per outage, not per request.
+    pub(crate) fn mark_failed(&self, server: usize, why: &dyn std::fmt::Display) {
+        let entry = &self.servers[server];
+        let mut failed_at = entry.failed_at.lock().unwrap_or_else(|e| e.into_inner());
+        if failed_at.is_none() {
+            warn!(server = %entry.url, error = %why, "directory server failed; passing over it for {:?}", self.skip_failed_for);
+        }
+        *failed_at = Some(Instant::now());
+    }
+
+    fn mark_answering(&self, server: usize) {
+        let entry = &self.servers[server];
+        let mut failed_at = entry.failed_at.lock().unwrap_or_else(|e| e.into_inner());
+        if failed_at.take().is_some() {
+            info!(server = %entry.url, "directory server answers again");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The service account's connections: a fixed number, shared round-robin
+//! (ldap3 multiplexes the requests on each), each checked before it is lent
+//! and replaced once it is older than `ldap.max_connection_age`, ahead of
+//! the idle cut-off of Active Directory and of firewalls.
+//!
+//! Clones of an `Ldap` share one socket, and binding on any clone rebinds
+//! them all, so these connections are never used to bind as a user.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ldap3::Ldap;
+use tokio::sync::Mutex;
+use tracing::debug;
+
+use super::connector::{Connector, Opened};
+use super::error::DirectoryError;
+use crate::config::{self, ServiceAccount};
+
+pub(crate) struct ServicePool {
+    account: Option<ServiceAccount>,
+    slots: Vec<Slot>,
+    next_slot: AtomicUsize,
+    /// Every connection opened gets the next number, so that a request that
+    /// saw its connection fail discards that one and not a newer one.
+    next_generation: AtomicU64,
+    max_age: Duration,
+}
+
+#[derive(Default)]
+struct Slot {
+    current: Mutex<Option<Current>>,
+    /// Connections of this generation and older are not to be used again.
+    discarded: AtomicU64,
+}
+
+struct Current {
+    ldap: Ldap,
+    generation: u64,
+    server: usize,
+    opened: Instant,
+}
+
+/// A service connection as lent to one operation.
+pub(crate) struct Lease {
+    pub(crate) ldap: Ldap,
+    /// Which server it is to, so that a failure can be laid at its door.
+    pub(crate) server: usize,
+    generation: u64,
+    slot: usize,
+}
+
+impl ServicePool {
+    pub(crate) fn new(settings: &config::Ldap) -> Self {
+        ServicePool {
+            account: settings.service_account.clone(),
+            slots: (0..settings.pool_size.max(1)).map(|_| Slot::default()).collect(),
+            next_slot: AtomicUsize::new(0),
+            next_generation: AtomicU64::new(1),
+            max_age: settings.max_connection_age,
+        }
+    }
+
+    /// The next slot's connection, or a new one in its place when it is
+    /// closed, discarded or too old. A slot's lock is held while connecting,
+    /// so that after an outage each slot opens one connection rather than
+    /// one per waiting request.
+    pub(crate) async fn get(&self, connector: &Connector) -> Result<Lease, DirectoryError> {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let entry = &self.slots[slot];
+        let mut current = entry.current.lock().await;
+        if let Some(open) = current.as_mut() {
+            let usable = open.generation > entry.discarded.load(Ordering::Acquire)
+                && open.opened.elapsed() < self.max_age
+                && !open.ldap.is_closed();
+            if usable {
+                return Ok(Lease {
+                    ldap: open.ldap.clone(),
+                    server: open.server,
+                    generation: open.generation,
+                    slot,
+                });
+            }
+            debug!(slot, "service connection closed, discarded or old; replacing it");
+        }
+        *current = None;
+        let Opened { ldap, server } = connector.open(self.account.as_ref()).await?;
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        *current = Some(Current { ldap: ldap.clone(), generation, server, opened: Instant::now() });
+        Ok(Lease { ldap, server, generation, slot })
+    }
+
+    /// Marks the lease's connection as not to be used again; its slot opens
+    /// a new one when next asked. Takes no lock, so it can run in a `Drop`.
+    pub(crate) fn discard(&self, lease: &Lease) {
+        self.slots[lease.slot].discarded.fetch_max(lease.generation, Ordering::AcqRel);
+    }
+}
