@@ -31,7 +31,8 @@ impl LdapUrl {
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
             Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
             Some(url::Host::Domain(name)) => {
-                name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                name.eq_ignore_ascii_case("localhost")
+                    || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
             }
             None => false,
         }

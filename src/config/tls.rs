@@ -167,3 +167,64 @@ pub(super) fn warnings(ldap: &Ldap) -> Vec<String> {
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+
+    fn config(ldap: &str) -> String {
+        format!("[users]\nbase_dn = \"ou=people\"\n[ldap]\n{ldap}\n")
+    }
+
+    fn error(ldap: &str) -> String {
+        load_str(&config(ldap)).err().map(|e| e.to_string()).unwrap_or_else(|| panic!("accepted: {ldap}"))
+    }
+
+    #[test]
+    fn passwords_do_not_cross_the_network_in_clear_by_default() {
+        let e = error("url = \"ldap://dc1.example.com\"");
+        assert!(e.contains("ldap.url") && e.contains("clear text") && e.contains("allow_plaintext"), "{e}");
+        let e = error("url = [\"ldaps://dc1.example.com\", \"ldap://10.1.1.1\"]");
+        assert!(e.contains("ldap://10.1.1.1") && !e.contains("ldaps://dc1"), "{e}");
+        for fine in [
+            "url = \"ldap://127.0.0.1:389\"",
+            "url = \"ldapi://%2Frun%2Fslapd%2Fldapi\"",
+            "url = \"ldaps://dc1.example.com\"",
+            "url = \"ldap://dc1.example.com\"\nstarttls = true",
+        ] {
+            let settings = load_str(&config(fine)).unwrap_or_else(|e| panic!("{fine}: {e}"));
+            assert!(settings.warnings().is_empty(), "{fine}");
+        }
+        let settings = load_str(&config("url = \"ldap://dc1.example.com\"\nallow_plaintext = true")).unwrap();
+        assert!(settings.warnings().iter().any(|w| w.contains("clear text to ldap://dc1.example.com")));
+    }
+
+    #[test]
+    fn skipping_verification_is_a_warning_at_every_start() {
+        let settings = load_str(&config("url = \"ldaps://dc1\"\ntls_insecure_skip_verify = true")).unwrap();
+        assert!(settings.warnings().iter().any(|w| w.contains("tls_insecure_skip_verify")));
+    }
+
+    #[test]
+    fn tls_keys_that_could_have_no_effect_are_refused() {
+        let e = error("url = \"ldaps://dc1\"\nstarttls = true");
+        assert!(e.contains("ldap.starttls"), "{e}");
+        let e = error("url = \"ldap://127.0.0.1\"\nca_file = \"/etc/ssl/certs/ca-certificates.crt\"");
+        assert!(e.contains("ldap.ca_file") && e.contains("no effect"), "{e}");
+        let e = error("url = \"ldap://127.0.0.1\"\ntls_insecure_skip_verify = true");
+        assert!(e.contains("ldap.tls_insecure_skip_verify"), "{e}");
+    }
+
+    #[test]
+    fn certificate_files_are_read_when_the_configuration_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let e = error(&format!("url = \"ldaps://dc1\"\nca_file = \"{}\"", not_pem.display()));
+        assert!(e.contains("ldap.ca_file") && e.contains("no PEM certificate"), "{e}");
+        let e = error("url = \"ldaps://dc1\"\nca_file = \"/nonexistent/ca.pem\"");
+        assert!(e.contains("ldap.ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
+        let e = error("url = \"ldaps://dc1\"\nclient_cert_file = \"/x.pem\"");
+        assert!(e.contains("ldap.client_key_file") && e.contains("required"), "{e}");
+    }
+}

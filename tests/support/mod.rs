@@ -3,6 +3,7 @@
 //! Prosody does, so the tests see exactly what goes over the wire.
 #![allow(dead_code)]
 
+pub mod pki;
 pub mod slapd;
 
 use std::net::SocketAddr;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::pki::Pki;
+
 // As in tests/fixtures/seed.ldif, which lists the sample users.
 pub const PEOPLE: &str = "ou=people,dc=example,dc=com";
 pub const SERVICE_DN: &str = "cn=auth-http-ldap,ou=services,dc=example,dc=com";
@@ -16,11 +18,31 @@ pub const ROOT_PASSWORD: &str = "root-secret";
 pub struct Slapd {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The `ldap://` and `ldaps://` ports, when the server listens on TCP.
+    tcp: Option<(u16, u16)>,
+}
+
+/// TLS for a fixture server: the server certificate from a [`Pki`], and
+/// whether clients must present a certificate of their own.
+pub struct Tls<'a> {
+    pub pki: &'a Pki,
+    pub require_client_certificate: bool,
 }
 
 impl Slapd {
-    /// Starts a seeded server; fails loudly with the install hint when slapd is missing.
+    /// Starts a seeded server on an `ldapi` socket; fails loudly with the
+    /// install hint when slapd is missing.
     pub fn start() -> Slapd {
+        Slapd::start_with(None)
+    }
+
+    /// Starts a seeded server that also listens on `ldap://127.0.0.1` (for
+    /// StartTLS) and `ldaps://127.0.0.1`, with `tls` if given.
+    pub fn start_tcp(tls: Option<Tls<'_>>) -> Slapd {
+        Slapd::start_with(Some(tls))
+    }
+
+    fn start_with(tcp: Option<Option<Tls<'_>>>) -> Slapd {
         for tool in ["/usr/sbin/slapd", "/usr/sbin/slapadd"] {
             assert!(
                 Path::new(tool).exists(),
@@ -30,7 +52,12 @@ impl Slapd {
         }
         let dir = tempfile::Builder::new().prefix("slapd-").tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
-        std::fs::write(dir.path().join("slapd.conf"), slapd_conf(dir.path())).expect("slapd.conf");
+        let tls_directives = match &tcp {
+            Some(Some(tls)) => tls_directives(tls),
+            _ => String::new(),
+        };
+        std::fs::write(dir.path().join("slapd.conf"), tls_directives + &slapd_conf(dir.path()))
+            .expect("slapd.conf");
         std::fs::write(dir.path().join("seed.ldif"), SEED_LDIF).expect("seed.ldif");
         let slapadd = Command::new("/usr/sbin/slapadd")
             .args(["-q", "-f"])
@@ -40,8 +67,20 @@ impl Slapd {
             .output()
             .expect("run slapadd");
         assert!(slapadd.status.success(), "slapadd failed: {}", String::from_utf8_lossy(&slapadd.stderr));
-        let mut slapd = Slapd { dir, child: None };
-        slapd.resume_service();
+        let mut slapd = Slapd { dir, child: None, tcp: None };
+        if tcp.is_none() {
+            slapd.resume_service();
+            return slapd;
+        }
+        // A port found free can be taken before slapd binds it; try others.
+        for attempt in 0.. {
+            slapd.tcp = Some((free_port(), free_port()));
+            match slapd.run() {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => eprintln!("slapd did not start ({e}); trying other ports"),
+                Err(e) => panic!("{e}"),
+            }
+        }
         slapd
     }
 
@@ -49,6 +88,16 @@ impl Slapd {
     pub fn url(&self) -> String {
         let path = self.socket().display().to_string();
         format!("ldapi://{}", path.replace('%', "%25").replace('/', "%2F"))
+    }
+
+    /// `ldap://127.0.0.1:PORT`, for StartTLS or plain text.
+    pub fn ldap_url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.tcp.expect("a TCP server").0)
+    }
+
+    /// `ldaps://127.0.0.1:PORT`.
+    pub fn ldaps_url(&self) -> String {
+        format!("ldaps://127.0.0.1:{}", self.tcp.expect("a TCP server").1)
     }
 
     fn socket(&self) -> PathBuf {
@@ -70,13 +119,23 @@ impl Slapd {
 
     /// Starts the server (again) on the same data and socket, and waits until it answers.
     pub fn resume_service(&mut self) {
+        if let Err(e) = self.run() {
+            panic!("{e}");
+        }
+    }
+
+    fn run(&mut self) -> Result<(), String> {
         let log = std::fs::File::create(self.dir.path().join("slapd.log")).expect("slapd.log");
+        let mut listen = self.url();
+        if let Some((ldap, ldaps)) = self.tcp {
+            listen.push_str(&format!(" ldap://127.0.0.1:{ldap}/ ldaps://127.0.0.1:{ldaps}/"));
+        }
         let mut child = Command::new("/usr/sbin/slapd")
             // `stats` logs one ACCEPT line per connection, which tests count.
             .args(["-d", "stats", "-f"])
             .arg(self.dir.path().join("slapd.conf"))
             .arg("-h")
-            .arg(self.url())
+            .arg(listen)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -85,7 +144,7 @@ impl Slapd {
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
-                panic!("slapd exited ({status}) before answering:\n{log}");
+                return Err(format!("slapd exited ({status}) before answering:\n{log}"));
             }
             if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
                 break;
@@ -94,6 +153,7 @@ impl Slapd {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.child = Some(child);
+        Ok(())
     }
 
     /// How many connections the server has accepted since it was (re)started.
@@ -159,6 +219,34 @@ impl Drop for Slapd {
 /// The configuration and the sample entries, shared with the demo command.
 const SLAPD_CONF: &str = include_str!("../fixtures/slapd.conf");
 const SEED_LDIF: &str = include_str!("../fixtures/seed.ldif");
+
+fn tls_directives(tls: &Tls<'_>) -> String {
+    let pki = tls.pki;
+    let mut directives = format!(
+        "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+        pki.path("ca.pem").display(),
+        pki.path("server.pem").display(),
+        pki.path("server-key.pem").display()
+    );
+    if tls.require_client_certificate {
+        directives.push_str("TLSVerifyClient demand\n");
+    }
+    directives
+}
+
+/// A port below the ephemeral range (where an outgoing connection could
+/// take it first) that is free now.
+fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(Instant::now().elapsed().as_nanos());
+        let port = 20000 + (hasher.finish() % 12000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
 
 fn slapd_conf(dir: &Path) -> String {
     SLAPD_CONF.replace("@DIR@", &dir.display().to_string())
