@@ -94,6 +94,9 @@ pub enum Outcome {
     AlreadyExists,
     /// Several entries match the user name, so a write cannot know which to change.
     Ambiguous,
+    /// The directory's password policy refused the new password; the cause
+    /// is for the log only.
+    PasswordRefused(String),
     /// The method is a write that this host's configuration does not allow.
     NotEnabled,
     /// The `server` parameter names a domain that is not configured.
@@ -117,6 +120,7 @@ impl Outcome {
             Outcome::NoSuchUser => "no-such-user",
             Outcome::AlreadyExists => "exists",
             Outcome::Ambiguous => "ambiguous",
+            Outcome::PasswordRefused(_) => "password-refused",
             Outcome::NotEnabled => "not-enabled",
             Outcome::UnknownServer => "unknown-server",
             Outcome::BadInput(_) => "bad-input",

@@ -4,11 +4,12 @@
 //! empty passwords and NUL bytes are refused before any LDAP I/O, whatever
 //! the caller, and writes a host has not enabled touch nothing.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use tracing::warn;
 
-use crate::config::{HostSettings, PasswordChange, RegisterPassword, Settings};
+use crate::config::{HostSettings, Operations, PasswordChange, RegisterPassword, Settings};
 use crate::directory::{Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict};
 use crate::protocol::{Call, Method, Outcome, Reason};
 
@@ -37,8 +38,13 @@ impl Service {
             Method::SetPassword => self.set_password(host, call).await,
             Method::RemoveUser => self.remove_user(host, call).await,
         };
+        let sets_password = matches!(call.method, Method::Register | Method::SetPassword);
         result.unwrap_or_else(|error| match error {
             DirectoryError::Unavailable(cause) => Outcome::Unavailable(cause),
+            // The old password stays; register has removed the new entry.
+            error if sets_password && error.is_policy_refusal() => {
+                Outcome::PasswordRefused(error.to_string())
+            }
             // The usual cause, named in the log where the operator will look.
             DirectoryError::Refused { operation: "search", rc: 32, .. } => {
                 Outcome::Failed(format!("{error}; does users.base_dn exist?"))
@@ -91,10 +97,10 @@ impl Service {
         let (Some(dn_template), true) = (&register.dn, operations.register) else {
             return Ok(Outcome::NotEnabled);
         };
-        let password = call.password.as_deref().unwrap_or_default();
-        if let Some(bad) = check_write(call, Some(password)) {
-            return Ok(bad);
-        }
+        let password = match new_password(operations, call) {
+            Ok(password) => password,
+            Err(answer) => return Ok(answer),
+        };
         match self.find(host, call).await? {
             Lookup::NotFound => {}
             Lookup::Found(_) | Lookup::Ambiguous => return Ok(Outcome::AlreadyExists),
@@ -106,13 +112,13 @@ impl Service {
             attributes.push((name.clone(), HashSet::from([value.render(&call.user, &call.server)])));
         }
         if register.password == RegisterPassword::Attribute {
-            attributes.push((operations.password_attribute.clone(), HashSet::from([password.to_owned()])));
+            attributes.push((operations.password_attribute.clone(), HashSet::from([password.to_string()])));
         }
         if self.directory.add(&dn, attributes).await? == Added::AlreadyExists {
             return Ok(Outcome::AlreadyExists);
         }
         if register.password == RegisterPassword::Exop
-            && let Err(error) = self.directory.set_password_exop(&dn, password).await
+            && let Err(error) = self.directory.set_password_exop(&dn, &password).await
         {
             // An account without its password is worse than none: take it back.
             if let Err(undo) = self.directory.delete(&dn).await {
@@ -127,18 +133,18 @@ impl Service {
         if !host.operations.set_password {
             return Ok(Outcome::NotEnabled);
         }
-        let password = call.password.as_deref().unwrap_or_default();
-        if let Some(bad) = check_write(call, Some(password)) {
-            return Ok(bad);
-        }
+        let password = match new_password(&host.operations, call) {
+            Ok(password) => password,
+            Err(answer) => return Ok(answer),
+        };
         let dn = match self.entry_to_change(host, call).await? {
             Ok(dn) => dn,
             Err(answer) => return Ok(answer),
         };
         match host.operations.password_change {
-            PasswordChange::Exop => self.directory.set_password_exop(&dn, password).await?,
+            PasswordChange::Exop => self.directory.set_password_exop(&dn, &password).await?,
             PasswordChange::Modify => {
-                self.directory.replace(&dn, &host.operations.password_attribute, password).await?
+                self.directory.replace(&dn, &host.operations.password_attribute, &password).await?
             }
         }
         Ok(Outcome::Done)
@@ -221,6 +227,27 @@ fn check_password(password: &str) -> Result<(), Reason> {
         Err(Reason::MalformedInput)
     } else {
         Ok(())
+    }
+}
+
+/// The new password of a write, checked, and SASLprep-normalised unless
+/// switched off: Prosody normalises the password at login but sends it raw
+/// to register and set_password, so without this a password with a
+/// decomposed accent could be set and never used.
+fn new_password<'a>(operations: &Operations, call: &'a Call) -> Result<Cow<'a, str>, Outcome> {
+    let raw = call.password.as_deref().unwrap_or_default();
+    if let Some(bad) = check_write(call, Some(raw)) {
+        return Err(bad);
+    }
+    if !operations.normalize_passwords {
+        return Ok(Cow::Borrowed(raw));
+    }
+    match stringprep::saslprep(raw) {
+        Ok(password) if password.is_empty() => {
+            Err(Outcome::BadInput("the password is empty once normalised"))
+        }
+        Ok(password) => Ok(password),
+        Err(_) => Err(Outcome::BadInput("the password holds characters SASLprep (RFC 4013) forbids")),
     }
 }
 

@@ -180,6 +180,9 @@ pub struct Operations {
     pub password_change: PasswordChange,
     /// Default `userPassword`.
     pub password_attribute: String,
+    /// Apply SASLprep (RFC 4013) to new passwords, as Prosody does to the
+    /// password at login. Default `true`.
+    pub normalize_passwords: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,6 +260,7 @@ impl Default for Operations {
             remove_user: false,
             password_change: PasswordChange::Exop,
             password_attribute: defaults::password_attribute(),
+            normalize_passwords: true,
         }
     }
 }

@@ -93,6 +93,12 @@ pub(crate) fn meaning(rc: u32) -> Meaning {
 }
 
 impl DirectoryError {
+    /// Whether the directory refused a value by its policy (a password too
+    /// short, too recent, in the history), rather than failing.
+    pub fn is_policy_refusal(&self) -> bool {
+        matches!(self, DirectoryError::Refused { rc, .. } if meaning(*rc) == Meaning::PolicyRefused)
+    }
+
     pub(crate) fn from_result(operation: &'static str, result: &ldap3::LdapResult) -> Self {
         if meaning(result.rc) == Meaning::Unavailable {
             DirectoryError::Unavailable(format!(

@@ -2,6 +2,7 @@
 //! changing and deleting them. Knows nothing of HTTP or of mod_auth_http;
 //! callers pass filters and DNs that are already rendered and escaped.
 
+mod account_state;
 mod connector;
 mod error;
 mod pool;
@@ -12,8 +13,12 @@ use std::future::Future;
 
 use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, Mod, SearchOptions};
+use tracing::info;
 
 use crate::config::{self, Scope};
+use account_state::{
+    PolicyState, active_directory_reason, password_policy_request, password_policy_response,
+};
 use connector::{Connector, Opened};
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning};
@@ -112,7 +117,11 @@ impl Directory {
             return Ok(Verdict::Invalid("empty password".into()));
         }
         let Opened { mut ldap, server } = self.connector.open(None).await?;
-        let bound = ldap.with_timeout(self.connector.timeout).simple_bind(dn, password).await;
+        let bound = ldap
+            .with_controls(password_policy_request())
+            .with_timeout(self.connector.timeout)
+            .simple_bind(dn, password)
+            .await;
         // The connection closes when the last handle is dropped; an unbind
         // first tells the server so instead of leaving it to notice.
         let _ = ldap.unbind().await;
@@ -123,12 +132,28 @@ impl Directory {
             self.connector.mark_failed(server, error);
         }
         let result = result?;
-        match meaning(result.rc) {
-            Meaning::Success => Ok(Verdict::Valid),
-            Meaning::InvalidCredentials => Ok(Verdict::Invalid("invalid credentials".into())),
-            Meaning::PolicyRefused => {
-                Ok(Verdict::Invalid(format!("refused by the directory: {}", result.text)))
+        let policy = password_policy_response(&result.ctrls);
+        let ad_reason = || active_directory_reason(&result.text);
+        match (meaning(result.rc), policy) {
+            // OpenLDAP lets an account whose password was reset bind, but
+            // for nothing except changing it: that is not a login.
+            (Meaning::Success, Some(PolicyState::Error(why))) => Ok(Verdict::Invalid(why.into())),
+            (Meaning::Success, policy) => {
+                if let Some(PolicyState::Warning(warning)) = policy {
+                    info!(dn, %warning, "password policy warning");
+                }
+                Ok(Verdict::Valid)
             }
+            (Meaning::InvalidCredentials | Meaning::PolicyRefused, Some(PolicyState::Error(why))) => {
+                Ok(Verdict::Invalid(why.into()))
+            }
+            (Meaning::InvalidCredentials, _) => {
+                Ok(Verdict::Invalid(ad_reason().unwrap_or("invalid credentials").into()))
+            }
+            (Meaning::PolicyRefused, _) => Ok(Verdict::Invalid(match ad_reason() {
+                Some(reason) => reason.into(),
+                None => format!("refused by the directory: {}", result.text),
+            })),
             _ => Err(DirectoryError::from_result("bind", &result)),
         }
     }

@@ -22,6 +22,9 @@ pub fn from_outcome(outcome: &Outcome) -> Response<Body> {
         Outcome::NoSuchUser => text(StatusCode::NOT_FOUND, "no such user\n"),
         Outcome::AlreadyExists => text(StatusCode::CONFLICT, "the user already exists\n"),
         Outcome::Ambiguous => text(StatusCode::CONFLICT, "several directory entries match this user name\n"),
+        Outcome::PasswordRefused(_) => {
+            text(StatusCode::UNPROCESSABLE_ENTITY, "the directory's password policy refused this password\n")
+        }
         Outcome::NotEnabled => not_implemented("this operation is not enabled for this host\n"),
         Outcome::UnknownServer => text(StatusCode::FORBIDDEN, "this server is not configured\n"),
         Outcome::BadInput(why) => bad_request(why),

@@ -33,16 +33,22 @@ impl Slapd {
     /// Starts a seeded server on an `ldapi` socket; fails loudly with the
     /// install hint when slapd is missing.
     pub fn start() -> Slapd {
-        Slapd::start_with(None)
+        Slapd::start_with(None, false)
+    }
+
+    /// Starts a seeded server with the ppolicy overlay and the accounts of
+    /// `tests/fixtures/ppolicy.ldif`.
+    pub fn start_with_ppolicy() -> Slapd {
+        Slapd::start_with(None, true)
     }
 
     /// Starts a seeded server that also listens on `ldap://127.0.0.1` (for
     /// StartTLS) and `ldaps://127.0.0.1`, with `tls` if given.
     pub fn start_tcp(tls: Option<Tls<'_>>) -> Slapd {
-        Slapd::start_with(Some(tls))
+        Slapd::start_with(Some(tls), false)
     }
 
-    fn start_with(tcp: Option<Option<Tls<'_>>>) -> Slapd {
+    fn start_with(tcp: Option<Option<Tls<'_>>>, ppolicy: bool) -> Slapd {
         for tool in ["/usr/sbin/slapd", "/usr/sbin/slapadd"] {
             assert!(
                 Path::new(tool).exists(),
@@ -56,9 +62,16 @@ impl Slapd {
             Some(Some(tls)) => tls_directives(tls),
             _ => String::new(),
         };
-        std::fs::write(dir.path().join("slapd.conf"), tls_directives + &slapd_conf(dir.path()))
-            .expect("slapd.conf");
-        std::fs::write(dir.path().join("seed.ldif"), SEED_LDIF).expect("seed.ldif");
+        let mut conf = tls_directives + &slapd_conf(dir.path());
+        let mut seed = SEED_LDIF.to_owned();
+        if ppolicy {
+            conf = conf.replace("moduleload back_mdb\n", "moduleload back_mdb\nmoduleload ppolicy\n");
+            conf.push_str(PPOLICY_CONF);
+            seed.push('\n');
+            seed.push_str(PPOLICY_LDIF);
+        }
+        std::fs::write(dir.path().join("slapd.conf"), conf).expect("slapd.conf");
+        std::fs::write(dir.path().join("seed.ldif"), seed).expect("seed.ldif");
         let slapadd = Command::new("/usr/sbin/slapadd")
             .args(["-q", "-f"])
             .arg(dir.path().join("slapd.conf"))
@@ -219,6 +232,11 @@ impl Drop for Slapd {
 /// The configuration and the sample entries, shared with the demo command.
 const SLAPD_CONF: &str = include_str!("../fixtures/slapd.conf");
 const SEED_LDIF: &str = include_str!("../fixtures/seed.ldif");
+const PPOLICY_LDIF: &str = include_str!("../fixtures/ppolicy.ldif");
+/// `ppolicy_use_lockout` makes slapd say a locked account is locked, rather
+/// than answer a bare invalidCredentials.
+const PPOLICY_CONF: &str =
+    "overlay ppolicy\nppolicy_default \"cn=default,ou=policies,dc=example,dc=com\"\nppolicy_use_lockout\n";
 
 fn tls_directives(tls: &Tls<'_>) -> String {
     let pki = tls.pki;
