@@ -64,6 +64,8 @@ pub enum Reason {
     MalformedInput,
     /// Several entries match the user name; the login is refused rather than guessed.
     Ambiguous,
+    /// The user is not in `users.require_group`.
+    NotInGroup,
     /// The directory refused the password, in its own words.
     Refused(String),
 }
@@ -75,6 +77,7 @@ impl fmt::Display for Reason {
             Reason::EmptyPassword => f.write_str("empty password"),
             Reason::MalformedInput => f.write_str("malformed user name or password"),
             Reason::Ambiguous => f.write_str("several entries match the user name"),
+            Reason::NotInGroup => f.write_str("not a member of users.require_group"),
             Reason::Refused(why) => f.write_str(why),
         }
     }

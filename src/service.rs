@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use tracing::warn;
 
 use crate::config::{HostSettings, Operations, PasswordChange, RegisterPassword, Settings};
-use crate::directory::{Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict};
+use crate::directory::{
+    Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict, password_value,
+};
 use crate::protocol::{Call, Method, Outcome, Reason};
 
 /// The longest user name accepted: an XMPP localpart is at most 1023 bytes (RFC 7622).
@@ -70,6 +72,14 @@ impl Service {
                 Lookup::Ambiguous => return Ok(Outcome::No(self.ambiguous(call))),
             },
         };
+        // Before the bind, so that a non-member's attempts never count
+        // towards a lockout.
+        if let Some(group) = &host.users.require_group {
+            let nested = self.settings.ldap.directory.nested_groups();
+            if !self.directory.is_member(group, &dn, nested).await? {
+                return Ok(Outcome::No(Reason::NotInGroup));
+            }
+        }
         Ok(match self.directory.check_password(&dn, password).await? {
             Verdict::Valid => Outcome::Yes,
             Verdict::Invalid(why) => Outcome::No(Reason::Refused(why)),
@@ -106,13 +116,15 @@ impl Service {
             Lookup::Found(_) | Lookup::Ambiguous => return Ok(Outcome::AlreadyExists),
         }
         let dn = dn_template.render(&call.user, &call.server);
-        let mut attributes: Vec<Attribute> =
-            vec![("objectClass".into(), register.object_classes.iter().cloned().collect())];
+        let object_classes = register.object_classes.iter().map(|class| class.clone().into_bytes()).collect();
+        let mut attributes: Vec<Attribute> = vec![("objectClass".into(), object_classes)];
         for (name, value) in &register.attributes {
-            attributes.push((name.clone(), HashSet::from([value.render(&call.user, &call.server)])));
+            attributes
+                .push((name.clone(), HashSet::from([value.render(&call.user, &call.server).into_bytes()])));
         }
         if register.password == RegisterPassword::Attribute {
-            attributes.push((operations.password_attribute.clone(), HashSet::from([password.to_string()])));
+            let attribute = &operations.password_attribute;
+            attributes.push((attribute.clone(), HashSet::from([password_value(attribute, &password)])));
         }
         if self.directory.add(&dn, attributes).await? == Added::AlreadyExists {
             return Ok(Outcome::AlreadyExists);
@@ -144,7 +156,7 @@ impl Service {
         match host.operations.password_change {
             PasswordChange::Exop => self.directory.set_password_exop(&dn, &password).await?,
             PasswordChange::Modify => {
-                self.directory.replace(&dn, &host.operations.password_attribute, &password).await?
+                self.directory.replace_password(&dn, &host.operations.password_attribute, &password).await?
             }
         }
         Ok(Outcome::Done)

@@ -74,3 +74,44 @@ async fn normalisation_can_be_switched_off() {
     bridge.check_password("mercutio", "caf\u{e9}-secret").await.assert_answer(false);
     bridge.check_password("mercutio", "cafe\u{301}-secret").await.assert_answer(true);
 }
+
+#[tokio::test]
+async fn only_members_of_the_required_group_log_in() {
+    let (_guard, logs) = support::capture_logs();
+    let slapd = Slapd::start();
+    let bridge =
+        Bridge::for_directory(&slapd, "[users]\nrequire_group = \"cn=xmpp,ou=groups,dc=example,dc=com\"")
+            .await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    // A member whose DN has characters a filter must escape.
+    bridge.check_password("lee,jr", "comma-pass").await.assert_answer(true);
+    bridge.check_password("juliet", "iheartromeo").await.assert_answer(false);
+    assert!(logs.about("juliet").iter().any(|line| line.contains("not a member")), "{}", logs.text());
+    // groupOfUniqueNames works the same.
+    let bridge =
+        Bridge::for_directory(&slapd, "[users]\nrequire_group = \"cn=chat,ou=groups,dc=example,dc=com\"")
+            .await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    bridge.check_password("lee,jr", "comma-pass").await.assert_answer(false);
+    // A group that does not exist is a configuration error: 500, not false.
+    let bridge =
+        Bridge::for_directory(&slapd, "[users]\nrequire_group = \"cn=nope,ou=groups,dc=example,dc=com\"")
+            .await;
+    assert_eq!(bridge.check_password("romeo", "iheartjuliet").await.status, 500);
+}
+
+#[tokio::test]
+async fn a_host_can_require_its_own_group() {
+    let slapd = Slapd::start();
+    let hosts = "[hosts.\"example.com\"]\n[hosts.\"members.example.com\"]\nusers = { base_dn = \"ou=people,dc=example,dc=com\", require_group = \"cn=xmpp,ou=groups,dc=example,dc=com\" }";
+    let bridge = Bridge::for_directory(&slapd, hosts).await;
+    bridge.get("/check_password?user=juliet&pass=iheartromeo&server=example.com").await.assert_answer(true);
+    bridge
+        .get("/check_password?user=juliet&pass=iheartromeo&server=members.example.com")
+        .await
+        .assert_answer(false);
+    bridge
+        .get("/check_password?user=romeo&pass=iheartjuliet&server=members.example.com")
+        .await
+        .assert_answer(true);
+}

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use figment::Figment;
 
 use super::error::{Problem, origin, problem};
-use super::{ApiCredentials, HostSettings, Http, Ldap, Secret, ServiceAccount};
+use super::{
+    ApiCredentials, HostSettings, Hosts, Http, Ldap, PasswordChange, RegisterPassword, Secret, ServiceAccount,
+};
 
 /// Reads each secret from its `*_file` key when given, and resolves the API
 /// credentials and the service account from whichever key holds them.
@@ -163,6 +165,37 @@ pub(super) fn check_host(
     }
     if host.operations.password_attribute.is_empty() {
         problems.push(problem(figment, &key("operations.password_attribute"), "must not be empty"));
+    }
+}
+
+/// Active Directory accepts `unicodePwd` only over an encrypted connection,
+/// and Samba accepts it in clear: the rule is kept here, for both.
+pub(super) fn check_password_transport(
+    figment: &Figment,
+    ldap: &Ldap,
+    hosts: &Hosts,
+    problems: &mut Vec<Problem>,
+) {
+    let encrypted = ldap.starttls || ldap.url.iter().all(|url| url.scheme() == "ldaps");
+    if encrypted {
+        return;
+    }
+    for (name, host) in hosts.iter() {
+        let operations = &host.operations;
+        let writes_attribute = (operations.set_password
+            && operations.password_change == PasswordChange::Modify)
+            || (operations.register && host.register.password == RegisterPassword::Attribute);
+        if writes_attribute && operations.password_attribute.eq_ignore_ascii_case("unicodePwd") {
+            let key = match name {
+                Some(name) => format!("hosts.{name}.operations.password_attribute"),
+                None => "operations.password_attribute".to_owned(),
+            };
+            problems.push(problem(
+                figment,
+                &key,
+                "unicodePwd is written only over TLS: use ldaps:// or ldap.starttls = true",
+            ));
+        }
     }
 }
 

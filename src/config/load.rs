@@ -11,8 +11,9 @@ use figment::value::{Dict, Value};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::check::{check_host, check_limits, check_log_level, resolve_secrets};
+use super::check::{check_host, check_limits, check_log_level, check_password_transport, resolve_secrets};
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
+use super::presets::preset_figment;
 use super::tls::resolve_tls;
 use super::{HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Settings, Users};
 
@@ -68,7 +69,15 @@ struct HostSections {
 fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     let file: FileConfig = figment.extract().map_err(|e| ConfigError(from_figment(figment, e, &[])))?;
     let mut problems = Vec::new();
-    let top = HostSections { users: file.users, operations: file.operations, register: file.register };
+    // The preset's tables lie under the file's, key by key.
+    let preset: HostSections = preset_figment(file.ldap.directory)
+        .extract()
+        .map_err(|e| ConfigError(from_figment(figment, e, &["ldap.directory preset"])))?;
+    let top = HostSections {
+        users: layered(&preset.users, &file.users),
+        operations: layered(&preset.operations, &file.operations),
+        register: layered(&preset.register, &file.register),
+    };
 
     let hosts = if file.hosts.is_empty() {
         host_settings(figment, &top, &HostSections::default(), &[], &mut problems)
@@ -100,6 +109,9 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     resolve_tls(figment, &mut ldap, &mut problems);
     check_limits(figment, &http, &ldap, &mut problems);
     check_log_level(figment, &file.log.level, &mut problems);
+    if let Some(hosts) = &hosts {
+        check_password_transport(figment, &ldap, hosts, &mut problems);
+    }
 
     match hosts {
         Some(hosts) if problems.is_empty() => Ok(Settings { http, ldap, log: file.log, hosts }),
@@ -134,16 +146,21 @@ fn section<T: DeserializeOwned>(
     prefix: &[&str],
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    let mut merged = base.clone();
-    merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
     let path: Vec<&str> = prefix.iter().copied().chain([name]).collect();
-    match Value::from(merged).deserialize::<T>() {
+    match Value::from(layered(base, over)).deserialize::<T>() {
         Ok(value) => Some(value),
         Err(e) => {
             problems.extend(from_figment(figment, e, &path));
             None
         }
     }
+}
+
+/// `over`'s keys laid over `base`'s, each key replaced whole.
+fn layered(base: &Dict, over: &Dict) -> Dict {
+    let mut merged = base.clone();
+    merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged
 }
 
 /// Checks a top-level section by itself, except for keys it may leave to

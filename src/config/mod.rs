@@ -7,6 +7,7 @@
 mod check;
 mod error;
 mod load;
+mod presets;
 mod secret;
 mod servers;
 mod tls;
@@ -22,6 +23,7 @@ use crate::template::{DnTemplate, FilterTemplate, ValueTemplate};
 
 pub use error::ConfigError;
 pub use load::{DEFAULT_PATH, load, load_str};
+pub use presets::DirectoryKind;
 pub use secret::{ApiCredentials, Secret, ServiceAccount};
 pub use servers::{LdapUrl, Servers};
 pub use tls::TlsMaterial;
@@ -44,6 +46,18 @@ pub enum Hosts {
     Any(Box<HostSettings>),
     /// Only these domains; any other `server` is refused.
     Named { hosts: BTreeMap<String, HostSettings> },
+}
+
+impl Hosts {
+    /// Each host's settings, with its name (`None` for the single set).
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (Option<&str>, &HostSettings)> + '_> {
+        match self {
+            Hosts::Any(settings) => Box::new(std::iter::once((None, &**settings))),
+            Hosts::Named { hosts } => {
+                Box::new(hosts.iter().map(|(name, settings)| (Some(name.as_str()), settings)))
+            }
+        }
+    }
 }
 
 impl Settings {
@@ -92,6 +106,9 @@ pub struct Http {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ldap {
+    /// The kind of directory, whose preset gives the defaults of `users`,
+    /// `operations` and `register`. Default `openldap`.
+    pub directory: DirectoryKind,
     /// `ldap://host:port`, `ldaps://host:port` or `ldapi://%2Fpath%2Fsocket`,
     /// or a list of them tried in order. Default `ldap://127.0.0.1:389`.
     pub url: Servers,
@@ -158,6 +175,9 @@ pub struct Users {
     /// When set, logins bind to this DN directly instead of searching. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind_dn_template: Option<DnTemplate>,
+    /// Only members of this group (a DN) may log in. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_group: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +251,7 @@ impl Default for Http {
 impl Default for Ldap {
     fn default() -> Self {
         Ldap {
+            directory: DirectoryKind::Openldap,
             url: Servers::one(defaults::ldap_url()),
             starttls: false,
             ca_file: None,

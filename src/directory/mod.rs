@@ -54,7 +54,19 @@ pub enum Deleted {
 }
 
 /// One attribute of a new entry and its values.
-pub type Attribute = (String, HashSet<String>);
+/// Values are bytes: a password written as `unicodePwd` is not UTF-8.
+pub type Attribute = (String, HashSet<Vec<u8>>);
+
+/// A password as `attribute` must hold it: Active Directory's `unicodePwd`
+/// takes the password in double quotes, encoded UTF-16LE; every other
+/// attribute takes it as it is.
+pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
+    if attribute.eq_ignore_ascii_case("unicodePwd") {
+        format!("\"{password}\"").encode_utf16().flat_map(u16::to_le_bytes).collect()
+    } else {
+        password.as_bytes().to_vec()
+    }
+}
 
 pub struct Directory {
     connector: Connector,
@@ -161,6 +173,8 @@ impl Directory {
     /// Adds an entry, as the service account.
     pub async fn add(&self, dn: &str, attributes: Vec<Attribute>) -> Result<Added, DirectoryError> {
         let timeout = self.connector.timeout;
+        let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> =
+            attributes.into_iter().map(|(name, values)| (name.into_bytes(), values)).collect();
         let add = async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
         let result = self.as_service("add", false, add).await?;
         match meaning(result.rc) {
@@ -188,16 +202,50 @@ impl Directory {
     }
 
     /// Replaces `attribute` with `value`, as the service account.
-    pub async fn replace(&self, dn: &str, attribute: &str, value: &str) -> Result<(), DirectoryError> {
+    /// Replaces the password in `attribute` (encoded as [`password_value`]
+    /// says), as the service account.
+    pub async fn replace_password(
+        &self,
+        dn: &str,
+        attribute: &str,
+        password: &str,
+    ) -> Result<(), DirectoryError> {
         let timeout = self.connector.timeout;
+        let value = password_value(attribute, password);
         let modify = async |mut ldap: Ldap| {
-            let values = HashSet::from([value]);
-            ldap.with_timeout(timeout).modify(dn, vec![Mod::Replace(attribute, values)]).await
+            let change = Mod::Replace(attribute.as_bytes().to_vec(), HashSet::from([value.clone()]));
+            ldap.with_timeout(timeout).modify(dn, vec![change]).await
         };
         let result = self.as_service("modify", false, modify).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(()),
             _ => Err(DirectoryError::from_result("modify", &result)),
+        }
+    }
+
+    /// Whether `member_dn` is a member of the group `group_dn`, directly
+    /// (`member` or `uniqueMember`) or, with `nested`, through nested groups
+    /// (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN), as the service account.
+    pub async fn is_member(
+        &self,
+        group_dn: &str,
+        member_dn: &str,
+        nested: bool,
+    ) -> Result<bool, DirectoryError> {
+        let member = ldap3::ldap_escape(member_dn);
+        let filter = if nested {
+            format!("(member:1.2.840.113556.1.4.1941:={member})")
+        } else {
+            format!("(|(member={member})(uniqueMember={member}))")
+        };
+        let timeout = self.connector.timeout;
+        let search = async |mut ldap: Ldap| {
+            ldap.with_timeout(timeout).search(group_dn, ldap3::Scope::Base, &filter, vec!["1.1"]).await
+        };
+        let ldap3::SearchResult(entries, result) = self.as_service("group search", true, search).await?;
+        match meaning(result.rc) {
+            Meaning::Success => Ok(!entries.is_empty()),
+            _ => Err(DirectoryError::from_result("group search", &result)),
         }
     }
 
@@ -277,5 +325,18 @@ impl Drop for DiscardUnlessDone<'_> {
         if !self.done {
             self.service.discard(self.lease);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password_value;
+
+    #[test]
+    fn unicode_pwd_is_the_quoted_password_in_utf16le() {
+        let value = password_value("unicodePwd", "pä");
+        assert_eq!(value, [0x22, 0, b'p', 0, 0xe4, 0, 0x22, 0]);
+        assert_eq!(password_value("UNICODEPWD", "x"), password_value("unicodePwd", "x"));
+        assert_eq!(password_value("userPassword", "pä"), "pä".as_bytes());
     }
 }

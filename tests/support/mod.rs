@@ -228,17 +228,52 @@ fn parse(raw: &[u8]) -> Reply {
 }
 
 /// The log lines of the service while the returned guard lives. The tests
-/// run the service on their own thread, so a thread-local subscriber sees
-/// every line it writes.
-pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, Logs) {
+/// run the service on their own thread, so the lines it writes there are its
+/// own. One global subscriber serves every test: a thread-local one races
+/// with tracing's global cache of which call sites are enabled, and loses lines.
+pub fn capture_logs() -> (CaptureGuard, Logs) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_ansi(false)
+            .with_writer(|| ThreadLogs)
+            .try_init();
+    });
     let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (tracing::subscriber::set_default(subscriber), logs)
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(logs.clone()));
+    (CaptureGuard, logs)
+}
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops capturing this thread's log lines when dropped.
+pub struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|capture| *capture.borrow_mut() = None);
+    }
+}
+
+/// Writes to the capture of the thread the line is written on, if any.
+struct ThreadLogs;
+
+impl std::io::Write for ThreadLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(logs) = capture.borrow().as_ref() {
+                logs.0.lock().unwrap().extend_from_slice(bytes);
+            }
+        });
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[derive(Clone, Default)]
@@ -253,16 +288,5 @@ impl Logs {
     pub fn about(&self, user: &str) -> Vec<String> {
         let needle = format!("user=\"{user}\"");
         self.text().lines().filter(|line| line.contains(&needle)).map(str::to_owned).collect()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
