@@ -1,6 +1,12 @@
 //! The LDAP directory: finding users, checking their passwords, and adding,
 //! changing and deleting them. Knows nothing of HTTP or of mod_auth_http;
 //! callers pass filters and DNs that are already rendered and escaped.
+//!
+//! - `connector`: which server to connect to, TLS and StartTLS, failover.
+//! - `pool`: the service account's connections.
+//! - `account_state`: password policy controls and Active Directory sub-codes.
+//! - `error`: what result codes mean.
+//! - [`tls`]: the TLS client configuration.
 
 mod account_state;
 mod connector;
