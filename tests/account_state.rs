@@ -20,9 +20,9 @@ async fn locked_expired_and_must_change_accounts_cannot_log_in() {
     bridge.user_exists("locked").await.assert_answer(true);
     // And the log says why each login failed.
     for (user, reason) in [
-        ("locked", "account locked (ppolicy)"),
-        ("expired", "password expired (ppolicy)"),
-        ("mustchange", "password must be changed after a reset (ppolicy)"),
+        ("locked", "account locked (password policy)"),
+        ("expired", "password expired (password policy)"),
+        ("mustchange", "password must be changed after a reset (password policy)"),
     ] {
         let lines = logs.about(user);
         assert!(lines.iter().any(|line| line.contains(reason)), "{user}: {lines:?}");

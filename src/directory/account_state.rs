@@ -61,16 +61,16 @@ fn parse_policy_value(value: &[u8]) -> PolicyState {
 
 fn policy_error(code: u64) -> &'static str {
     match code {
-        0 => "password expired (ppolicy)",
-        1 => "account locked (ppolicy)",
-        2 => "password must be changed after a reset (ppolicy)",
-        3 => "password change not allowed (ppolicy)",
-        4 => "old password required (ppolicy)",
-        5 => "password quality insufficient (ppolicy)",
-        6 => "password too short (ppolicy)",
-        7 => "password changed too recently (ppolicy)",
-        8 => "password in history (ppolicy)",
-        _ => "password policy error (ppolicy)",
+        0 => "password expired (password policy)",
+        1 => "account locked (password policy)",
+        2 => "password must be changed after a reset (password policy)",
+        3 => "password change not allowed (password policy)",
+        4 => "old password required (password policy)",
+        5 => "password quality insufficient (password policy)",
+        6 => "password too short (password policy)",
+        7 => "password changed too recently (password policy)",
+        8 => "password in history (password policy)",
+        _ => "password policy error (password policy)",
     }
 }
 
@@ -131,15 +131,15 @@ mod tests {
         // SEQUENCE { error [1] accountLocked(1) }
         assert_eq!(
             password_policy_response(&response(&[0x30, 0x03, 0x81, 0x01, 0x01])),
-            Some(PolicyState::Error("account locked (ppolicy)"))
+            Some(PolicyState::Error("account locked (password policy)"))
         );
         assert_eq!(
             password_policy_response(&response(&[0x30, 0x03, 0x81, 0x01, 0x00])),
-            Some(PolicyState::Error("password expired (ppolicy)"))
+            Some(PolicyState::Error("password expired (password policy)"))
         );
         assert_eq!(
             password_policy_response(&response(&[0x30, 0x03, 0x81, 0x01, 0x02])),
-            Some(PolicyState::Error("password must be changed after a reset (ppolicy)"))
+            Some(PolicyState::Error("password must be changed after a reset (password policy)"))
         );
     }
 

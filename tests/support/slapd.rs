@@ -254,7 +254,7 @@ fn tls_directives(tls: &Tls<'_>) -> String {
 
 /// A port below the ephemeral range (where an outgoing connection could
 /// take it first) that is free now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
     loop {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
