@@ -1,0 +1,65 @@
+//! The active-directory preset against a real Samba AD domain controller.
+//! Behind the `external-directories` feature: `scripts/test` installs Samba
+//! and runs these; `cargo test` alone does not.
+#![cfg(feature = "external-directories")]
+
+mod support;
+
+use support::samba::SambaAd;
+use support::{Bridge, encode};
+
+#[tokio::test]
+async fn logs_in_by_sam_account_name_and_names_every_refusal() {
+    let ad = SambaAd::start();
+    let (_guard, logs) = support::capture_logs();
+    let romeo = ad.fact("ROMEO_PASS").to_owned();
+    let test = ad.fact("TEST_PASS").to_owned();
+
+    let bridge = Bridge::start(&ad.config("")).await;
+    bridge.check_password("romeo", &romeo).await.assert_answer(true);
+    bridge.check_password("romeo", "wrong").await.assert_answer(false);
+    bridge.user_exists("romeo").await.assert_answer(true);
+    bridge.user_exists("nobody").await.assert_answer(false);
+    // The preset's filter leaves disabled accounts out altogether.
+    bridge.user_exists("disabled").await.assert_answer(false);
+    bridge.check_password("disabled", &test).await.assert_answer(false);
+    for (user, reason) in [
+        ("expired", "account expired (AD 701)"),
+        ("mustchange", "password must be changed (AD 773)"),
+        ("locked", "account locked out (AD 775)"),
+    ] {
+        bridge.check_password(user, &test).await.assert_answer(false);
+        assert!(logs.about(user).iter().any(|line| line.contains(reason)), "{user}: {:?}", logs.about(user));
+    }
+    assert!(logs.about("romeo").iter().any(|line| line.contains("invalid credentials (AD 52e)")));
+
+    // Without the preset's exclusion, a disabled account is found, and refused by AD itself.
+    let plain = Bridge::start(&ad.config("filter = \"(sAMAccountName={user})\"")).await;
+    plain.check_password("disabled", &test).await.assert_answer(false);
+    assert!(
+        logs.about("disabled").iter().any(|line| line.contains("account disabled (AD 533)")),
+        "{}",
+        logs.text()
+    );
+}
+
+#[tokio::test]
+async fn changes_a_password_and_registers_through_unicode_pwd() {
+    let ad = SambaAd::start();
+    let base = ad.fact("BASE_DN").to_owned();
+    let writes = format!(
+        "[operations]\nset_password = true\nregister = true\n[register]\ndn = \"CN={{user}},CN=Users,{base}\"\n"
+    );
+    let bridge = Bridge::start(&ad.config(&writes)).await;
+    let body = format!("user=romeo&pass={}&server=example.com", encode("New.Pass2 wörd"));
+    assert_eq!(bridge.post("/set_password", &body).await.status, 204);
+    bridge.check_password("romeo", "New.Pass2 wörd").await.assert_answer(true);
+    bridge.check_password("romeo", ad.fact("ROMEO_PASS")).await.assert_answer(false);
+
+    let body = format!("user=mercutio&pass={}&server=example.com", encode("Queen.Mab1"));
+    let reply = bridge.post("/register", &body).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    bridge.check_password("mercutio", "Queen.Mab1").await.assert_answer(true);
+    let again = bridge.post("/register", &body).await;
+    assert_eq!(again.status, 409);
+}
