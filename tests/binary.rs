@@ -194,3 +194,37 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
         assert!(!text.contains(needle), "{needle:?} appears in the log:\n{text}");
     }
 }
+
+#[test]
+fn weakened_security_is_warned_about_at_every_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        "[http]\nlisten = \"127.0.0.1:0\"\n[ldap]\nurl = [\"ldaps://127.0.0.1:1\", \"ldap://192.0.2.1\"]\n\
+         tls_insecure_skip_verify = true\nallow_plaintext = true\n[users]\nbase_dn = \"ou=people\"\n",
+    );
+    let (code, _, err) = run(&["check-config", "--config", &path], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: ldap.tls_insecure_skip_verify is on"), "{err}");
+    assert!(
+        err.contains("warning: ldap.allow_plaintext is on: passwords go in clear text to ldap://192.0.2.1"),
+        "{err}"
+    );
+
+    // The service says the same in its log when it starts.
+    let mut child = Command::new(BINARY).args(["--config", &path]).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match lines.next() {
+            Some(line) => seen.push(line),
+            None => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = seen.join("\n");
+    assert!(text.contains("serving") && text.contains("tls_insecure_skip_verify is on"), "{text}");
+    assert!(text.contains("WARN") && text.contains("allow_plaintext is on"), "{text}");
+}
