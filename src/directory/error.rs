@@ -122,6 +122,14 @@ impl DirectoryError {
     }
 }
 
+/// `Ok` for a successful result, the error it means otherwise.
+pub(crate) fn succeeded(operation: &'static str, result: &ldap3::LdapResult) -> Result<(), DirectoryError> {
+    match meaning(result.rc) {
+        Meaning::Success => Ok(()),
+        _ => Err(DirectoryError::from_result(operation, result)),
+    }
+}
+
 /// Whether the connection is gone, so that a fresh one might succeed.
 pub(crate) fn connection_lost(error: &LdapError) -> bool {
     matches!(

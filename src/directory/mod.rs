@@ -27,7 +27,7 @@ use account_state::{
 };
 use connector::{Connector, Opened};
 pub use error::DirectoryError;
-use error::{Meaning, connection_lost, meaning};
+use error::{Meaning, connection_lost, meaning, succeeded};
 use pool::{Lease, ServicePool};
 
 /// The result of looking a user up.
@@ -201,13 +201,9 @@ impl Directory {
             ldap.with_timeout(timeout).extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
         };
         let result = self.as_service("password modify", false, modify).await?;
-        match meaning(result.rc) {
-            Meaning::Success => Ok(()),
-            _ => Err(DirectoryError::from_result("password modify", &result)),
-        }
+        succeeded("password modify", &result)
     }
 
-    /// Replaces `attribute` with `value`, as the service account.
     /// Replaces the password in `attribute` (encoded as [`password_value`]
     /// says), as the service account.
     pub async fn replace_password(
@@ -223,10 +219,7 @@ impl Directory {
             ldap.with_timeout(timeout).modify(dn, vec![change]).await
         };
         let result = self.as_service("modify", false, modify).await?;
-        match meaning(result.rc) {
-            Meaning::Success => Ok(()),
-            _ => Err(DirectoryError::from_result("modify", &result)),
-        }
+        succeeded("modify", &result)
     }
 
     /// Whether `member_dn` is a member of the group `group_dn`, directly
