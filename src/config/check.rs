@@ -119,6 +119,7 @@ pub(super) fn check_limits(figment: &Figment, http: &Http, ldap: &Ldap, problems
     }
     for (key, duration) in [
         ("ldap.max_connection_age", ldap.max_connection_age),
+        ("ldap.max_connection_idle", ldap.max_connection_idle),
         ("ldap.skip_failed_server_for", ldap.skip_failed_server_for),
     ] {
         if duration.is_zero() {

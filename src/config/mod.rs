@@ -147,6 +147,10 @@ pub struct Ldap {
     /// ahead of Active Directory's 15-minute idle cut-off. Default `10m`.
     #[serde(with = "humantime_serde")]
     pub max_connection_age: Duration,
+    /// A service connection unused for this long is replaced before it is
+    /// used: firewalls drop idle connections without a word. Default `1m`.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_idle: Duration,
     /// A server that failed is passed over for this long, then tried again
     /// in its place in the list. Default `30s`.
     #[serde(with = "humantime_serde")]
@@ -268,6 +272,7 @@ impl Default for Ldap {
             timeout: defaults::ldap_timeout(),
             pool_size: 4,
             max_connection_age: Duration::from_secs(600),
+            max_connection_idle: Duration::from_secs(60),
             skip_failed_server_for: Duration::from_secs(30),
         }
     }

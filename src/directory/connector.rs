@@ -78,12 +78,25 @@ impl Connector {
     /// Server indexes in the order to try them: those answering (or whose
     /// time out is over) in the configured order, then those still passed over.
     fn candidates(&self) -> Vec<usize> {
-        let now = Instant::now();
-        let (answering, passed_over): (Vec<usize>, Vec<usize>) = (0..self.servers.len()).partition(|&i| {
-            let failed_at = *self.servers[i].failed_at.lock().unwrap_or_else(|e| e.into_inner());
-            failed_at.is_none_or(|at| now.duration_since(at) >= self.skip_failed_for)
-        });
+        let (passed_over, answering): (Vec<usize>, Vec<usize>) =
+            (0..self.servers.len()).partition(|&server| self.is_passed_over(server));
         answering.into_iter().chain(passed_over).collect()
+    }
+
+    /// The server a new connection would go to first: a connection to any
+    /// other is worth replacing, which is how service falls back to the
+    /// first server once it is back.
+    pub(crate) fn preferred(&self) -> usize {
+        (0..self.servers.len()).find(|&server| !self.is_passed_over(server)).unwrap_or(0)
+    }
+
+    /// Whether `server` failed recently enough to be passed over.
+    pub(crate) fn is_passed_over(&self, server: usize) -> bool {
+        self.failed_at(server).is_some_and(|at| at.elapsed() < self.skip_failed_for)
+    }
+
+    fn failed_at(&self, server: usize) -> Option<Instant> {
+        *self.servers[server].failed_at.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn open_on(&self, server: usize, account: Option<&ServiceAccount>) -> Result<Ldap, DirectoryError> {
@@ -112,6 +125,20 @@ impl Connector {
                 debug!(error = %e, "directory connection ended");
             }
         });
+        // A server that failed must answer LDAP before it counts as back: a
+        // frozen one still accepts TCP connections. The service account's
+        // bind is such an answer; without one, read the root DSE.
+        if account.is_none() && self.failed_at(server).is_some() {
+            let probe = ldap.with_timeout(self.timeout).search(
+                "",
+                ldap3::Scope::Base,
+                "(objectClass=*)",
+                vec!["1.1"],
+            );
+            if let Err(e) = probe.await {
+                return Err(DirectoryError::Unavailable(format!("{url} still does not answer: {e}")));
+            }
+        }
         if let Some(ServiceAccount { dn, password }) = account {
             let result = ldap
                 .with_timeout(self.timeout)

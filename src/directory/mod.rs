@@ -281,7 +281,7 @@ impl Directory {
         let outcome = self.watched(&lease, run(lease.ldap.clone())).await;
         match outcome {
             Err(e) if connection_lost(&e) && retry => {
-                let lease = self.service.get(&self.connector).await?;
+                let lease = self.service.replace(&self.connector, &lease).await?;
                 let outcome = self.watched(&lease, run(lease.ldap.clone())).await;
                 outcome.map_err(|e| DirectoryError::from_client(operation, e))
             }

@@ -25,6 +25,9 @@ pub(crate) struct ServicePool {
     /// saw its connection fail discards that one and not a newer one.
     next_generation: AtomicU64,
     max_age: Duration,
+    /// Firewalls and load balancers drop idle connections without a word;
+    /// one unused for this long is replaced rather than trusted.
+    max_idle: Duration,
 }
 
 #[derive(Default)]
@@ -39,6 +42,7 @@ struct Current {
     generation: u64,
     server: usize,
     opened: Instant,
+    last_used: Instant,
 }
 
 /// A service connection as lent to one operation.
@@ -58,22 +62,43 @@ impl ServicePool {
             next_slot: AtomicUsize::new(0),
             next_generation: AtomicU64::new(1),
             max_age: settings.max_connection_age,
+            max_idle: settings.max_connection_idle,
         }
     }
 
-    /// The next slot's connection, or a new one in its place when it is
-    /// closed, discarded or too old. A slot's lock is held while connecting,
-    /// so that after an outage each slot opens one connection rather than
-    /// one per waiting request.
+    /// The next slot's connection, or a new one in its place.
     pub(crate) async fn get(&self, connector: &Connector) -> Result<Lease, DirectoryError> {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        self.get_in(connector, slot).await
+    }
+
+    /// A new connection in the slot of `failed`, which is discarded: the one
+    /// retry of an idempotent operation goes to a fresh connection, not to
+    /// the next slot's, which may have died the same way.
+    pub(crate) async fn replace(
+        &self,
+        connector: &Connector,
+        failed: &Lease,
+    ) -> Result<Lease, DirectoryError> {
+        self.discard(failed);
+        self.get_in(connector, failed.slot).await
+    }
+
+    /// `slot`'s connection, replaced first when it is closed or discarded,
+    /// too old or too long idle, or to a server that failed or is not the
+    /// preferred one. The slot's lock is held while connecting, so that after
+    /// an outage each slot opens one connection rather than one per request.
+    async fn get_in(&self, connector: &Connector, slot: usize) -> Result<Lease, DirectoryError> {
         let entry = &self.slots[slot];
         let mut current = entry.current.lock().await;
         if let Some(open) = current.as_mut() {
             let usable = open.generation > entry.discarded.load(Ordering::Acquire)
                 && open.opened.elapsed() < self.max_age
+                && open.last_used.elapsed() < self.max_idle
+                && open.server == connector.preferred()
                 && !open.ldap.is_closed();
             if usable {
+                open.last_used = Instant::now();
                 return Ok(Lease {
                     ldap: open.ldap.clone(),
                     server: open.server,
@@ -81,12 +106,13 @@ impl ServicePool {
                     slot,
                 });
             }
-            debug!(slot, "service connection closed, discarded or old; replacing it");
+            debug!(slot, server = open.server, "replacing a service connection");
         }
         *current = None;
         let Opened { ldap, server } = connector.open(self.account.as_ref()).await?;
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        *current = Some(Current { ldap: ldap.clone(), generation, server, opened: Instant::now() });
+        let now = Instant::now();
+        *current = Some(Current { ldap: ldap.clone(), generation, server, opened: now, last_used: now });
         Ok(Lease { ldap, server, generation, slot })
     }
 
