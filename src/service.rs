@@ -40,13 +40,10 @@ impl Service {
             Method::SetPassword => self.set_password(host, call).await,
             Method::RemoveUser => self.remove_user(host, call).await,
         };
-        let sets_password = matches!(call.method, Method::Register | Method::SetPassword);
         result.unwrap_or_else(|error| match error {
             DirectoryError::Unavailable(cause) => Outcome::Unavailable(cause),
             // The old password stays; register has removed the new entry.
-            error if sets_password && error.is_policy_refusal() => {
-                Outcome::PasswordRefused(error.to_string())
-            }
+            error @ DirectoryError::PasswordRefused { .. } => Outcome::PasswordRefused(error.to_string()),
             // The usual cause, named in the log where the operator will look.
             DirectoryError::Refused { operation: "search", rc: 32, .. } => {
                 Outcome::Failed(format!("{error}; does users.base_dn exist?"))
@@ -126,11 +123,21 @@ impl Service {
             let attribute = &operations.password_attribute;
             attributes.push((attribute.clone(), HashSet::from([password_value(attribute, &password)])));
         }
-        if self.directory.add(&dn, attributes).await? == Added::AlreadyExists {
+        let added = self.directory.add(&dn, attributes).await;
+        // The add carries the password only when register.password is "attribute".
+        let added = match register.password {
+            RegisterPassword::Attribute => added.map_err(DirectoryError::as_password_refusal)?,
+            RegisterPassword::Exop => added?,
+        };
+        if added == Added::AlreadyExists {
             return Ok(Outcome::AlreadyExists);
         }
         if register.password == RegisterPassword::Exop
-            && let Err(error) = self.directory.set_password_exop(&dn, &password).await
+            && let Err(error) = self
+                .directory
+                .set_password_exop(&dn, &password)
+                .await
+                .map_err(DirectoryError::as_password_refusal)
         {
             // An account without its password is worse than none: take it back.
             if let Err(undo) = self.directory.delete(&dn).await {
@@ -154,10 +161,16 @@ impl Service {
             Err(answer) => return Ok(answer),
         };
         match host.operations.password_change {
-            PasswordChange::Exop => self.directory.set_password_exop(&dn, &password).await?,
-            PasswordChange::Modify => {
-                self.directory.replace_password(&dn, &host.operations.password_attribute, &password).await?
-            }
+            PasswordChange::Exop => self
+                .directory
+                .set_password_exop(&dn, &password)
+                .await
+                .map_err(DirectoryError::as_password_refusal)?,
+            PasswordChange::Modify => self
+                .directory
+                .replace_password(&dn, &host.operations.password_attribute, &password)
+                .await
+                .map_err(DirectoryError::as_password_refusal)?,
         }
         Ok(Outcome::Done)
     }

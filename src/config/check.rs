@@ -8,7 +8,8 @@ use figment::Figment;
 
 use super::error::{Problem, origin, problem};
 use super::{
-    ApiCredentials, HostSettings, Hosts, Http, Ldap, PasswordChange, RegisterPassword, Secret, ServiceAccount,
+    ApiCredentials, DirectoryKind, HostSettings, Hosts, Http, Ldap, PasswordChange, RegisterPassword, Secret,
+    ServiceAccount,
 };
 
 /// Reads each secret from its `*_file` key when given, and resolves the API
@@ -169,8 +170,10 @@ pub(super) fn check_host(
     }
 }
 
-/// Active Directory accepts `unicodePwd` only over an encrypted connection,
-/// and Samba accepts it in clear: the rule is kept here, for both.
+/// Password writes that a directory refuses, or should refuse, in clear
+/// text: Active Directory takes `unicodePwd` only over TLS (and Samba takes
+/// it in clear, so the rule is kept here), and 389-DS answers
+/// confidentialityRequired. Better said when the file is read than as a 500.
 pub(super) fn check_password_transport(
     figment: &Figment,
     ldap: &Ldap,
@@ -183,19 +186,21 @@ pub(super) fn check_password_transport(
     }
     for (name, host) in hosts.iter() {
         let operations = &host.operations;
+        let key = |key: &str| match name {
+            Some(name) => format!("hosts.{name}.{key}"),
+            None => key.to_owned(),
+        };
         let writes_attribute = (operations.set_password
             && operations.password_change == PasswordChange::Modify)
             || (operations.register && host.register.password == RegisterPassword::Attribute);
         if writes_attribute && operations.password_attribute.eq_ignore_ascii_case("unicodePwd") {
-            let key = match name {
-                Some(name) => format!("hosts.{name}.operations.password_attribute"),
-                None => "operations.password_attribute".to_owned(),
-            };
-            problems.push(problem(
-                figment,
-                &key,
-                "unicodePwd is written only over TLS: use ldaps:// or ldap.starttls = true",
-            ));
+            let message = "unicodePwd is written only over TLS: use ldaps:// or ldap.starttls = true";
+            problems.push(problem(figment, &key("operations.password_attribute"), message));
+        } else if ldap.directory == DirectoryKind::Ds389 && (operations.set_password || operations.register) {
+            let message = "389-DS takes passwords only over TLS: use ldaps:// or ldap.starttls = true";
+            let which =
+                if operations.set_password { "operations.set_password" } else { "operations.register" };
+            problems.push(problem(figment, &key(which), message));
         }
     }
 }

@@ -142,4 +142,13 @@ mod tests {
             plain.replace("url = \"ldap://127.0.0.1\"", "url = \"ldap://127.0.0.1\"\nstarttls = true");
         assert!(load_str(&format!("{starttls}[operations]\nset_password = true\n")).is_ok());
     }
+
+    #[test]
+    fn writes_to_389_ds_need_tls() {
+        let plain =
+            "[ldap]\ndirectory = \"389ds\"\nurl = \"ldap://127.0.0.1\"\n[users]\nbase_dn = \"dc=x\"\n";
+        assert!(load_str(plain).is_ok(), "reading needs no TLS");
+        let e = load_str(&format!("{plain}[operations]\nset_password = true\n")).unwrap_err().to_string();
+        assert!(e.contains("operations.set_password") && e.contains("TLS"), "{e}");
+    }
 }

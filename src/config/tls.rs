@@ -75,6 +75,13 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
             ));
         }
     }
+    if ldap.tls_insecure_skip_verify && ldap.ca_file.is_some() {
+        problems.push(problem(
+            figment,
+            "ldap.ca_file",
+            "has no effect with ldap.tls_insecure_skip_verify, which accepts any certificate: drop one of them",
+        ));
+    }
     if !ldap.starttls && !ldap.allow_plaintext {
         let remote: Vec<&str> = plain
             .iter()
@@ -213,6 +220,10 @@ mod tests {
         assert!(e.contains("ldap.ca_file") && e.contains("no effect"), "{e}");
         let e = error("url = \"ldap://127.0.0.1\"\ntls_insecure_skip_verify = true");
         assert!(e.contains("ldap.tls_insecure_skip_verify"), "{e}");
+        let e = error(
+            "url = \"ldaps://dc1\"\ntls_insecure_skip_verify = true\nca_file = \"/etc/ssl/certs/ca-certificates.crt\"",
+        );
+        assert!(e.contains("ldap.ca_file") && e.contains("any certificate"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,11 @@ pub enum DirectoryError {
     /// into an answer (a misconfiguration, missing rights, a bug).
     #[error("{operation} refused: result code {rc} ({}){}", name(*.rc), diagnostic(.text))]
     Refused { operation: &'static str, rc: u32, text: String },
+    /// The directory's password policy refused a new password (too short,
+    /// too recent, in the history). Only a write of the password itself is
+    /// ever turned into this, by [`DirectoryError::as_password_refusal`].
+    #[error("{operation} refused by the password policy: result code {rc} ({}){}", name(*.rc), diagnostic(.text))]
+    PasswordRefused { operation: &'static str, rc: u32, text: String },
     /// The LDAP client itself failed before anything was sent.
     #[error("{operation} failed in the LDAP client: {message}")]
     Client { operation: &'static str, message: String },
@@ -93,10 +98,16 @@ pub(crate) fn meaning(rc: u32) -> Meaning {
 }
 
 impl DirectoryError {
-    /// Whether the directory refused a value by its policy (a password too
-    /// short, too recent, in the history), rather than failing.
-    pub fn is_policy_refusal(&self) -> bool {
-        matches!(self, DirectoryError::Refused { rc, .. } if meaning(*rc) == Meaning::PolicyRefused)
+    /// For the error of an operation that wrote a password: a policy
+    /// refusal (constraintViolation, unwillingToPerform) becomes
+    /// [`DirectoryError::PasswordRefused`]; anything else is left as it is.
+    pub fn as_password_refusal(self) -> Self {
+        match self {
+            DirectoryError::Refused { operation, rc, text } if meaning(rc) == Meaning::PolicyRefused => {
+                DirectoryError::PasswordRefused { operation, rc, text }
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn from_result(operation: &'static str, result: &ldap3::LdapResult) -> Self {
