@@ -214,12 +214,17 @@ fn weakened_security_is_warned_about_at_every_start() {
     // The service says the same in its log when it starts.
     let mut child = Command::new(BINARY).args(["--config", &path]).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        match lines.next() {
-            Some(line) => seen.push(line),
-            None => break,
+        match lines.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
         }
     }
     let _ = child.kill();
