@@ -63,3 +63,15 @@ async fn changes_a_password_and_registers_through_unicode_pwd() {
     let again = bridge.post("/register", &body).await;
     assert_eq!(again.status, 409);
 }
+
+#[tokio::test]
+async fn a_required_group_counts_nested_membership() {
+    let ad = SambaAd::start();
+    let (_guard, logs) = support::capture_logs();
+    let group = format!("require_group = \"CN=xmpp-users,CN=Users,{}\"", ad.fact("BASE_DN"));
+    let bridge = Bridge::start(&ad.config(&group)).await;
+    // romeo is a member only through the nested group xmpp-inner.
+    bridge.check_password("romeo", ad.fact("ROMEO_PASS")).await.assert_answer(true);
+    bridge.check_password("juliet", ad.fact("TEST_PASS")).await.assert_answer(false);
+    assert!(logs.about("juliet").iter().any(|line| line.contains("not a member")), "{}", logs.text());
+}

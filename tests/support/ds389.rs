@@ -29,6 +29,7 @@ impl Ds389 {
                 .arg("start")
                 .arg(&dir)
                 .args([ldap_port.to_string(), ldaps_port.to_string()])
+                .env("WATCH_PID", std::process::id().to_string())
                 .output()
                 .expect("run tests/fixtures/ds389.sh");
             if output.status.success() {
