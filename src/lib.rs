@@ -8,9 +8,11 @@
 //!   API credentials, deadlines, and the mapping from outcomes to responses.
 //! - [`protocol`]: the mod_auth_http methods and their outcomes.
 //! - [`service`]: one call turned into directory operations for its host.
+//! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
 
+pub mod cache;
 pub mod config;
 pub mod directory;
 pub mod http;

@@ -88,6 +88,9 @@ impl fmt::Display for Reason {
 pub enum Outcome {
     /// The password is right, or the user exists.
     Yes,
+    /// The user existed when last asked, and the directory cannot be
+    /// reached now to ask again (`cache.stale_if_error`).
+    Stale(String),
     /// The password is wrong, or the user does not exist.
     No(Reason),
     Created,
@@ -117,6 +120,7 @@ impl Outcome {
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Yes => "true",
+            Outcome::Stale(_) => "true-stale",
             Outcome::No(_) => "false",
             Outcome::Created => "created",
             Outcome::Done => "done",

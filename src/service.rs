@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use tracing::warn;
 
+use crate::cache::{Cached, UserExistsCache};
 use crate::config::{HostSettings, Operations, PasswordChange, RegisterPassword, Settings};
 use crate::directory::{
     Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict, password_value,
@@ -21,12 +22,14 @@ const MAX_USER_BYTES: usize = 1023;
 pub struct Service {
     settings: Settings,
     directory: Directory,
+    user_exists_cache: UserExistsCache,
 }
 
 impl Service {
     pub fn new(settings: Settings) -> Self {
         let directory = Directory::new(&settings.ldap);
-        Service { settings, directory }
+        let user_exists_cache = UserExistsCache::new(&settings.cache);
+        Service { settings, directory, user_exists_cache }
     }
 
     pub async fn call(&self, call: &Call) -> Outcome {
@@ -40,6 +43,10 @@ impl Service {
             Method::SetPassword => self.set_password(host, call).await,
             Method::RemoveUser => self.remove_user(host, call).await,
         };
+        if !call.method.is_query() {
+            // Whatever the write did, the next user_exists asks the directory.
+            self.user_exists_cache.forget(&call.server, &call.user);
+        }
         result.unwrap_or_else(|error| match error {
             DirectoryError::Unavailable(cause) => Outcome::Unavailable(cause),
             // The old password stays; register has removed the new entry.
@@ -87,16 +94,34 @@ impl Service {
         if let Err(reason) = check_user(&call.user).and(check_server(&call.server)) {
             return Ok(Outcome::No(reason));
         }
-        Ok(match self.find(host, call).await? {
-            Lookup::Found(_) => Outcome::Yes,
-            Lookup::NotFound => Outcome::No(Reason::UnknownUser),
+        let cache = &self.user_exists_cache;
+        if let Cached::Fresh(exists) = cache.get(&call.server, &call.user) {
+            return Ok(if exists { Outcome::Yes } else { Outcome::No(Reason::UnknownUser) });
+        }
+        // Inside the request's deadline, so that a directory that does not
+        // answer at all still leaves time for the stale answer below.
+        let deadline = self.settings.http.request_timeout.mul_f32(0.9);
+        let lookup = match tokio::time::timeout(deadline, self.find(host, call)).await {
+            Ok(lookup) => lookup,
+            Err(_) => Err(DirectoryError::Unavailable(format!("no answer within {deadline:?}"))),
+        };
+        let exists = match lookup {
+            Ok(Lookup::Found(_)) => true,
+            Ok(Lookup::NotFound) => false,
             // The name is taken, even if no login can use it: answering
             // `false` would bounce messages and let Prosody register it again.
-            Lookup::Ambiguous => {
+            Ok(Lookup::Ambiguous) => {
                 self.ambiguous(call);
-                Outcome::Yes
+                true
             }
-        })
+            Err(DirectoryError::Unavailable(cause)) if cache.known_to_exist(&call.server, &call.user) => {
+                warn!(user = ?truncated(&call.user), %cause, "directory unavailable; answering user_exists from the cache");
+                return Ok(Outcome::Stale(cause));
+            }
+            Err(error) => return Err(error),
+        };
+        cache.put(&call.server, &call.user, exists);
+        Ok(if exists { Outcome::Yes } else { Outcome::No(Reason::UnknownUser) })
     }
 
     async fn register(&self, host: &HostSettings, call: &Call) -> Result<Outcome, DirectoryError> {

@@ -15,7 +15,7 @@ use super::check::{check_host, check_limits, check_log_level, check_password_tra
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
 use super::presets::preset_figment;
 use super::tls::resolve_tls;
-use super::{HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Settings, Users};
+use super::{Cache, HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Settings, Users};
 
 /// Where the service looks for its configuration when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/auth-http-ldap/config.toml";
@@ -42,6 +42,8 @@ struct FileConfig {
     http: Http,
     #[serde(default)]
     ldap: Ldap,
+    #[serde(default)]
+    cache: Cache,
     #[serde(default)]
     log: Log,
     #[serde(default)]
@@ -114,7 +116,9 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     }
 
     match hosts {
-        Some(hosts) if problems.is_empty() => Ok(Settings { http, ldap, log: file.log, hosts }),
+        Some(hosts) if problems.is_empty() => {
+            Ok(Settings { http, ldap, cache: file.cache, log: file.log, hosts })
+        }
         _ => Err(ConfigError(problems)),
     }
 }

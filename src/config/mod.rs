@@ -33,6 +33,7 @@ pub use tls::TlsMaterial;
 pub struct Settings {
     pub http: Http,
     pub ldap: Ldap,
+    pub cache: Cache,
     pub log: Log,
     #[serde(flatten)]
     pub hosts: Hosts,
@@ -230,6 +231,37 @@ pub struct Register {
     pub attributes: BTreeMap<String, ValueTemplate>,
     /// How the password of a new account is set. Default `exop`.
     pub password: RegisterPassword,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// How long a `true` from user_exists is reused. `0s` turns the cache
+    /// off. Default `5m`.
+    #[serde(with = "humantime_serde")]
+    pub user_exists_ttl: Duration,
+    /// How long a `false` is reused: shorter, so a new account is seen soon.
+    /// Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub user_exists_negative_ttl: Duration,
+    /// While the directory cannot be reached, a user known to exist within
+    /// this time is still answered `true`, so messages to offline users are
+    /// stored rather than bounced. `0s` turns this off. Default `24h`.
+    #[serde(with = "humantime_serde")]
+    pub stale_if_error: Duration,
+    /// Most answers kept at once. Default `100000`.
+    pub max_entries: usize,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            user_exists_ttl: Duration::from_secs(300),
+            user_exists_negative_ttl: Duration::from_secs(30),
+            stale_if_error: Duration::from_secs(24 * 3600),
+            max_entries: 100_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

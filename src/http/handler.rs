@@ -125,9 +125,10 @@ impl Handler {
         record.outcome = outcome.label();
         record.detail = match &outcome {
             Outcome::No(reason) => Some(reason.to_string()),
-            Outcome::Unavailable(cause) | Outcome::Failed(cause) | Outcome::PasswordRefused(cause) => {
-                Some(cause.clone())
-            }
+            Outcome::Unavailable(cause)
+            | Outcome::Failed(cause)
+            | Outcome::PasswordRefused(cause)
+            | Outcome::Stale(cause) => Some(cause.clone()),
             Outcome::BadInput(why) => Some((*why).to_owned()),
             _ => None,
         };

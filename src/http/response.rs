@@ -15,7 +15,7 @@ pub type Body = Full<Bytes>;
 pub fn from_outcome(outcome: &Outcome) -> Response<Body> {
     match outcome {
         // Prosody accepts only these exact bodies: no newline, no quotes.
-        Outcome::Yes => text(StatusCode::OK, "true"),
+        Outcome::Yes | Outcome::Stale(_) => text(StatusCode::OK, "true"),
         Outcome::No(_) => text(StatusCode::OK, "false"),
         Outcome::Created => text(StatusCode::CREATED, "created\n"),
         Outcome::Done => empty(StatusCode::NO_CONTENT),

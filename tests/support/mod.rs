@@ -20,8 +20,9 @@ pub use slapd::Slapd;
 use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 
 /// The configuration the tests start from: the service account, searching
-/// the people subtree, writes enabled; `overrides` is TOML laid over it table
-/// by table.
+/// the people subtree, writes enabled, and no user_exists cache, so that
+/// every question reaches the directory (tests/user_exists_cache.rs turns it
+/// on); `overrides` is TOML laid over it table by table.
 pub fn config(slapd: &Slapd, overrides: &str) -> String {
     let base = format!(
         r#"
@@ -42,6 +43,10 @@ set_password = true
 remove_user = true
 [register]
 dn = "uid={{user}},{PEOPLE}"
+[cache]
+user_exists_ttl = "0s"
+user_exists_negative_ttl = "0s"
+stale_if_error = "0s"
 "#,
         url = slapd.url()
     );

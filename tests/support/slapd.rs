@@ -209,6 +209,21 @@ impl Slapd {
         Some(values)
     }
 
+    /// Adds a person under `PEOPLE` as the root DN, behind the service's back.
+    pub async fn add_person(&self, uid: &str, password: &str) {
+        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.expect("connect as root");
+        ldap3::drive!(conn);
+        ldap.simple_bind(ROOT_DN, ROOT_PASSWORD).await.unwrap().success().expect("root bind");
+        let attributes = vec![
+            ("objectClass", std::collections::HashSet::from(["inetOrgPerson"])),
+            ("uid", std::collections::HashSet::from([uid])),
+            ("cn", std::collections::HashSet::from([uid])),
+            ("sn", std::collections::HashSet::from([uid])),
+            ("userPassword", std::collections::HashSet::from([password])),
+        ];
+        ldap.add(&format!("uid={uid},{PEOPLE}"), attributes).await.unwrap().success().expect("add person");
+    }
+
     /// The single value of an attribute of `dn`.
     pub async fn attribute(&self, dn: &str, attribute: &str) -> Option<Vec<u8>> {
         let values = self.read(dn, &[attribute]).await?;
