@@ -52,7 +52,10 @@ impl UserExistsCache {
     }
 
     pub fn put(&self, server: &str, user: &str, exists: bool) {
-        if self.ttl(exists).is_zero() && !(exists && !self.settings.stale_if_error.is_zero()) {
+        // Kept only if it can serve: fresh for a while, or stale in an outage.
+        let serves_fresh = !self.ttl(exists).is_zero();
+        let serves_stale = exists && !self.settings.stale_if_error.is_zero();
+        if !serves_fresh && !serves_stale {
             return;
         }
         let mut entries = self.lock();
