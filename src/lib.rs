@@ -11,6 +11,7 @@
 //! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
+//! - [`systemd`]: socket activation and readiness notifications.
 
 pub mod cache;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod directory;
 pub mod http;
 pub mod protocol;
 pub mod service;
+pub mod systemd;
 pub mod template;
 
 pub use http::serve;

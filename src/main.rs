@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auth_http_ldap::config::{self, Settings};
+use auth_http_ldap::systemd;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
@@ -76,20 +77,33 @@ fn run(settings: Settings) -> ExitCode {
     };
     runtime.block_on(async {
         let listen = settings.http.listen;
-        let listener = match TcpListener::bind(listen).await {
-            Ok(listener) => listener,
+        // A socket passed by systemd (socket activation) wins over http.listen.
+        let (listener, from) = match systemd::inherited_listener() {
+            Ok(Some(listener)) => (listener, "systemd socket"),
+            Ok(None) => match TcpListener::bind(listen).await {
+                Ok(listener) => (listener, "http.listen"),
+                Err(e) => {
+                    error!(error = %e, %listen, "cannot listen (http.listen)");
+                    return ExitCode::FAILURE;
+                }
+            },
             Err(e) => {
-                error!(error = %e, %listen, "cannot listen (http.listen)");
+                error!(error = %e, "cannot use the socket systemd passed");
                 return ExitCode::FAILURE;
             }
         };
         // The bound address, which differs from http.listen when its port is 0.
         let listen = listener.local_addr().unwrap_or(listen);
-        info!(%listen, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+        info!(%listen, from, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
         for warning in settings.warnings() {
             warn!("{warning}");
         }
-        auth_http_ldap::serve(settings, listener, shutdown_signal()).await;
+        systemd::notify_ready();
+        let shutdown = async {
+            shutdown_signal().await;
+            systemd::notify_stopping();
+        };
+        auth_http_ldap::serve(settings, listener, shutdown).await;
         ExitCode::SUCCESS
     })
 }

@@ -1,0 +1,36 @@
+//! What systemd gives the service and expects back: a listening socket when
+//! socket activation is used, and the READY and STOPPING notifications of a
+//! `Type=notify` unit. Outside systemd both are silently absent.
+
+use std::io;
+
+use tracing::debug;
+
+/// The listening socket systemd passed (LISTEN_FDS), if any.
+pub fn inherited_listener() -> io::Result<Option<tokio::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    match fds.take_tcp_listener(0)? {
+        Some(listener) => {
+            listener.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(listener).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Tells systemd the service is ready: the configuration is valid and the
+/// listener is bound.
+pub fn notify_ready() {
+    notify(sd_notify::NotifyState::Ready);
+}
+
+/// Tells systemd the service is stopping, so it waits for the drain.
+pub fn notify_stopping() {
+    notify(sd_notify::NotifyState::Stopping);
+}
+
+fn notify(state: sd_notify::NotifyState) {
+    if let Err(error) = sd_notify::notify(&[state]) {
+        debug!(%error, "could not notify systemd");
+    }
+}

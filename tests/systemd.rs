@@ -1,0 +1,80 @@
+//! The binary under systemd's protocols, without systemd: a notify socket
+//! of the test's own, and socket activation by systemd-socket-activate.
+
+mod support;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_auth-http-ldap");
+
+fn config(dir: &tempfile::TempDir, listen: &str) -> String {
+    let path = dir.path().join("config.toml");
+    let text = format!("[http]\nlisten = \"{listen}\"\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn tells_systemd_it_is_ready_and_then_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut child = Command::new(BINARY)
+        .args(["--config", &config(&dir, "127.0.0.1:0")])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut message = [0u8; 256];
+    let n = socket.recv(&mut message).expect("no READY within 10 s");
+    assert_eq!(&message[..n], b"READY=1\n");
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let n = socket.recv(&mut message).expect("no STOPPING within 10 s");
+    assert_eq!(&message[..n], b"STOPPING=1\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// Kills the process when dropped, so a failing test leaves nothing behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serves_on_the_socket_systemd_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::slapd::free_port();
+    // An address the service could not bind itself: only the passed socket works.
+    let path = config(&dir, "192.0.2.1:5281");
+    let log_path = dir.path().join("service.log");
+    let child = Command::new("systemd-socket-activate")
+        .args(["-l", &format!("127.0.0.1:{port}"), BINARY, "--config", &path])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("systemd-socket-activate (Debian package systemd)");
+    let mut child = Killed(child);
+    // systemd-socket-activate listens first, and starts the service when the
+    // first connection arrives, as systemd does.
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut reply = None;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            reply = Some(support::send(addr, b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n").await);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reply.expect("nothing listens on the activation socket").status, 501);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("from=\"systemd socket\"") && log.contains(&format!("127.0.0.1:{port}")), "{log}");
+    Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap();
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+}
