@@ -22,4 +22,4 @@ pub mod service;
 pub mod systemd;
 pub mod template;
 
-pub use http::serve;
+pub use http::{serve, serve_with_reloads};

@@ -9,6 +9,8 @@ use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::systemd;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 /// Answers Prosody's mod_auth_http API (authentication = "http") from an LDAP directory.
@@ -42,7 +44,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig) => check_config(&cli.config, &settings),
-        None => run(settings),
+        None => run(cli.config, settings),
     }
 }
 
@@ -62,7 +64,7 @@ fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
     }
 }
 
-fn run(settings: Settings) -> ExitCode {
+fn run(path: PathBuf, settings: Settings) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log.level))
         .with_writer(std::io::stderr)
@@ -98,19 +100,51 @@ fn run(settings: Settings) -> ExitCode {
         for warning in settings.warnings() {
             warn!("{warning}");
         }
+        // Before READY: SIGHUP's default action is to end the process.
+        let hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                error!(error = %e, "cannot watch for SIGHUP");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (reload, reloads) = mpsc::channel(1);
+        tokio::spawn(reload_on_hangup(path, hangups, reload));
         systemd::notify_ready();
         let shutdown = async {
             shutdown_signal().await;
             systemd::notify_stopping();
         };
-        auth_http_ldap::serve(settings, listener, shutdown).await;
+        auth_http_ldap::serve_with_reloads(settings, listener, shutdown, reloads).await;
         ExitCode::SUCCESS
     })
 }
 
+/// On each SIGHUP, reads the configuration and its secret files again. A
+/// usable one replaces the one in use; an unusable one is logged, naming
+/// the key, and the one in use stays. (`http.listen` and `log.level` take
+/// a restart.)
+async fn reload_on_hangup(path: PathBuf, mut hangups: Signal, reload: mpsc::Sender<Settings>) {
+    while hangups.recv().await.is_some() {
+        match config::load(&path) {
+            Ok(settings) => {
+                for warning in settings.warnings() {
+                    warn!("{warning}");
+                }
+                if reload.send(settings).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let problems = e.to_string().replace('\n', "; ");
+                error!(path = %path.display(), %problems, "the new configuration is not usable; the one in use stays");
+            }
+        }
+    }
+}
+
 /// Completes on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
 async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut terminate) => {
             tokio::select! {

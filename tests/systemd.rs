@@ -78,3 +78,60 @@ async fn serves_on_the_socket_systemd_passes() {
     Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap();
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
 }
+
+#[tokio::test]
+async fn sighup_reloads_and_a_bad_configuration_keeps_the_old_one() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("api-credentials");
+    std::fs::write(&secret, "prosody:first\n").unwrap();
+    let path = dir.path().join("config.toml");
+    let good = format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\ncredentials_file = \"{}\"\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n",
+        secret.display()
+    );
+    std::fs::write(&path, &good).unwrap();
+    let log_path = dir.path().join("service.log");
+    let child = Command::new(BINARY)
+        .args(["--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let child = Killed(child);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let wait_for = |needle: &str, count: usize| {
+        for _ in 0..100 {
+            if log().matches(needle).count() >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no {needle:?} in the log:\n{}", log());
+    };
+    wait_for("serving", 1);
+    let text = log();
+    let start = text.find("listen=").unwrap() + "listen=".len();
+    let addr: std::net::SocketAddr = text[start..].split_whitespace().next().unwrap().parse().unwrap();
+    let status = |credentials: &'static str| async move {
+        let header = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let request = format!("GET /users HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {header}\r\n\r\n");
+        support::send(addr, request.as_bytes()).await.status
+    };
+    let hangup = || Command::new("kill").arg("-HUP").arg(child.0.id().to_string()).status().unwrap();
+    assert_eq!(status("prosody:first").await, 501);
+
+    // A new secret in the file: read again on SIGHUP.
+    std::fs::write(&secret, "prosody:second\n").unwrap();
+    hangup();
+    wait_for("configuration reloaded", 1);
+    assert_eq!(status("prosody:second").await, 501);
+    assert_eq!(status("prosody:first").await, 401);
+
+    // An unusable configuration: refused by name, and the one in use stays.
+    std::fs::write(&path, good.replace("[users]", "[users]\nfitler = \"x\"")).unwrap();
+    hangup();
+    wait_for("not usable", 1);
+    assert!(log().contains("users.fitler"), "{}", log());
+    assert_eq!(status("prosody:second").await, 501);
+}

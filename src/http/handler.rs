@@ -52,6 +52,11 @@ impl Handler {
         }
     }
 
+    /// Every request is answered within this.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
         let mut record = Record::default();

@@ -9,7 +9,7 @@ mod response;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -17,6 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::config::Settings;
@@ -30,8 +31,21 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// Serves on `listener` until `shutdown` completes, then lets requests in
 /// flight finish (within a bound) and returns.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-    let http = settings.http.clone();
-    let handler = Arc::new(Handler::new(Arc::new(Service::new(settings)), &http));
+    let (_keep, reloads) = mpsc::channel(1);
+    serve_with_reloads(settings, listener, shutdown, reloads).await;
+}
+
+/// As [`serve`], and each configuration received on `reloads` replaces the
+/// one in use for every request that starts after it. Requests in flight
+/// finish with the one they started with. `http.listen` cannot change this
+/// way: the listener stays bound.
+pub async fn serve_with_reloads(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    mut reloads: mpsc::Receiver<Settings>,
+) {
+    let current = Arc::new(RwLock::new(handler_for(settings)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -45,9 +59,15 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Fut
                     continue;
                 }
             },
+            Some(settings) = reloads.recv() => {
+                *current.write().unwrap_or_else(|e| e.into_inner()) = handler_for(settings);
+                info!("configuration reloaded");
+                continue;
+            }
             () = &mut shutdown => break,
         };
-        let handler = handler.clone();
+        let handler = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let header_read_timeout = handler.deadline();
         let service = service_fn(move |request| {
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler.handle(request).await) }
@@ -57,7 +77,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Fut
         // header-read timeout is silently off.
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(http.request_timeout)
+            .header_read_timeout(header_read_timeout)
             .keep_alive(false)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
@@ -74,9 +94,14 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Fut
     drop(listener);
     info!("shutting down");
     // Every request ends by its deadline, so waiting longer would not help.
-    let drain = http.request_timeout + DRAIN_GRACE;
+    let drain = current.read().unwrap_or_else(|e| e.into_inner()).deadline() + DRAIN_GRACE;
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => warn!("requests still in flight after {drain:?}; stopping anyway"),
     }
+}
+
+fn handler_for(settings: Settings) -> Arc<Handler> {
+    let http = settings.http.clone();
+    Arc::new(Handler::new(Arc::new(Service::new(settings)), &http))
 }
