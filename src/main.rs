@@ -94,6 +94,19 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let admin = match settings.http.admin_listen {
+            Some(address) => match TcpListener::bind(address).await {
+                Ok(admin) => {
+                    info!(listen = %admin.local_addr().unwrap_or(address), "serving /health and /ready");
+                    Some(admin)
+                }
+                Err(e) => {
+                    error!(error = %e, %address, "cannot listen (http.admin_listen)");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         // The bound address, which differs from http.listen when its port is 0.
         let listen = listener.local_addr().unwrap_or(listen);
         info!(%listen, from, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
@@ -115,7 +128,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
             shutdown_signal().await;
             systemd::notify_stopping();
         };
-        auth_http_ldap::serve_with_reloads(settings, listener, shutdown, reloads).await;
+        auth_http_ldap::serve_with_reloads(settings, listener, admin, shutdown, reloads).await;
         ExitCode::SUCCESS
     })
 }

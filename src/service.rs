@@ -32,6 +32,11 @@ impl Service {
         Service { settings, directory, user_exists_cache }
     }
 
+    /// Whether the directory answers, for `/ready`; the cause when it does not.
+    pub async fn ready(&self) -> Result<(), String> {
+        self.directory.answers().await.map_err(|e| e.to_string())
+    }
+
     pub async fn call(&self, call: &Call) -> Outcome {
         let Some(host) = self.settings.host(&call.server) else {
             return Outcome::UnknownServer;

@@ -92,6 +92,9 @@ pub struct Http {
     /// `user:password`, as in Prosody's `http_auth_credentials`. Default: none
     /// (no `Authorization` required).
     pub credentials: Option<Secret>,
+    /// A separate address for `/health` and `/ready`, served there without
+    /// credentials. Default: none (they are served on `listen`).
+    pub admin_listen: Option<SocketAddr>,
     /// A file holding `credentials`. Default: none.
     pub credentials_file: Option<PathBuf>,
     /// The credentials in force, from either key; set when the file is read.
@@ -275,6 +278,7 @@ impl Default for Http {
     fn default() -> Self {
         Http {
             listen: defaults::listen(),
+            admin_listen: None,
             credentials: None,
             credentials_file: None,
             api_credentials: None,

@@ -113,6 +113,17 @@ impl Directory {
         }
     }
 
+    /// Whether the directory answers: a read of the root DSE, as the service
+    /// account, on the pooled connections (and so through failover).
+    pub async fn answers(&self) -> Result<(), DirectoryError> {
+        let timeout = self.connector.timeout;
+        let read = async |mut ldap: Ldap| {
+            ldap.with_timeout(timeout).search("", ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"]).await
+        };
+        let ldap3::SearchResult(_, result) = self.as_service("root DSE read", true, read).await?;
+        succeeded("root DSE read", &result)
+    }
+
     /// Whether an entry exists at `dn`, as the service account.
     pub async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
         let timeout = self.connector.timeout;

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::basic_auth;
 use super::params::Params;
@@ -19,8 +19,19 @@ use crate::config::{ApiCredentials, Http};
 use crate::protocol::{Call, Method, Outcome};
 use crate::service::{Service, truncated};
 
+/// Which listener a handler serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Prosody's API; with `health` also `/health` and `/ready`, when no
+    /// admin listener is configured.
+    Api { health: bool },
+    /// `http.admin_listen`: `/health` and `/ready` only, without credentials.
+    Admin,
+}
+
 pub struct Handler {
     service: Arc<Service>,
+    role: Role,
     credentials: Option<ApiCredentials>,
     deadline: Duration,
     max_body_bytes: usize,
@@ -43,9 +54,10 @@ struct Record {
 }
 
 impl Handler {
-    pub fn new(service: Arc<Service>, http: &Http) -> Self {
+    pub fn new(service: Arc<Service>, http: &Http, role: Role) -> Self {
         Handler {
             service,
+            role,
             credentials: http.api_credentials.clone(),
             deadline: http.request_timeout,
             max_body_bytes: http.max_body_bytes,
@@ -58,6 +70,9 @@ impl Handler {
     }
 
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        if let Some(response) = self.health(&request).await {
+            return response;
+        }
         let started = Instant::now();
         let mut record = Record::default();
         let response = match tokio::time::timeout(self.deadline, self.respond(request, &mut record)).await {
@@ -74,6 +89,36 @@ impl Handler {
         };
         log(&record, response.status().as_u16(), started.elapsed());
         response
+    }
+
+    /// `/health` (the process answers) and `/ready` (the directory answers),
+    /// where this listener serves them; on the admin listener, a 404 for
+    /// anything else. Probes come every few seconds: they log at debug only.
+    async fn health(&self, request: &Request<Incoming>) -> Option<Response<Body>> {
+        let serves_health = match self.role {
+            Role::Admin => true,
+            Role::Api { health } => {
+                health && self.credentials.as_ref().is_none_or(|c| basic_auth::accepts(c, request.headers()))
+            }
+        };
+        let path = request.uri().path();
+        let response = match path {
+            "/health" if serves_health => response::health("ok\n"),
+            "/ready" if serves_health => {
+                match tokio::time::timeout(self.deadline, self.service.ready()).await {
+                    Ok(Ok(())) => response::health("ready\n"),
+                    Ok(Err(cause)) => {
+                        debug!(%cause, "not ready");
+                        response::unavailable()
+                    }
+                    Err(_) => response::unavailable(),
+                }
+            }
+            _ if self.role == Role::Admin => response::not_found(),
+            _ => return None,
+        };
+        debug!(path, status = response.status().as_u16(), "health probe");
+        Some(response)
     }
 
     async fn respond(&self, request: Request<Incoming>, record: &mut Record) -> Response<Body> {

@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::service::Service;
-use handler::Handler;
+use handler::{Handler, Role};
 
 /// How long requests in flight may take to finish once shutdown begins,
 /// beyond their own deadline.
@@ -32,26 +32,44 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// flight finish (within a bound) and returns.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     let (_keep, reloads) = mpsc::channel(1);
-    serve_with_reloads(settings, listener, shutdown, reloads).await;
+    serve_with_reloads(settings, listener, None, shutdown, reloads).await;
 }
 
-/// As [`serve`], and each configuration received on `reloads` replaces the
-/// one in use for every request that starts after it. Requests in flight
-/// finish with the one they started with. `http.listen` cannot change this
-/// way: the listener stays bound.
+/// As [`serve`], with `/health` and `/ready` on `admin` when given (bound
+/// from `http.admin_listen`); and each configuration received on `reloads`
+/// replaces the one in use for every request that starts after it. Requests
+/// in flight finish with the one they started with. The listeners cannot
+/// change this way: they stay bound.
 pub async fn serve_with_reloads(
     settings: Settings,
     listener: TcpListener,
+    admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
     mut reloads: mpsc::Receiver<Settings>,
 ) {
-    let current = Arc::new(RwLock::new(handler_for(settings)));
+    let has_admin = admin.is_some();
+    let current = Arc::new(RwLock::new(handlers_for(settings, has_admin)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let admin_accept = async {
+            match &admin {
+                Some(admin) => admin.accept().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (stream, role) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => (stream, Role::Api { health: !has_admin }),
+                Err(error) => {
+                    // Out of file descriptors, usually: back off rather than spin.
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            accepted = admin_accept => match accepted {
+                Ok((stream, _)) => (stream, Role::Admin),
                 Err(error) => {
                     // Out of file descriptors, usually: back off rather than spin.
                     warn!(%error, "accept failed");
@@ -60,13 +78,14 @@ pub async fn serve_with_reloads(
                 }
             },
             Some(settings) = reloads.recv() => {
-                *current.write().unwrap_or_else(|e| e.into_inner()) = handler_for(settings);
+                *current.write().unwrap_or_else(|e| e.into_inner()) = handlers_for(settings, has_admin);
                 info!("configuration reloaded");
                 continue;
             }
             () = &mut shutdown => break,
         };
-        let handler = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let handlers = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let handler = if role == Role::Admin { handlers.admin.clone() } else { handlers.api.clone() };
         let header_read_timeout = handler.deadline();
         let service = service_fn(move |request| {
             let handler = handler.clone();
@@ -94,14 +113,25 @@ pub async fn serve_with_reloads(
     drop(listener);
     info!("shutting down");
     // Every request ends by its deadline, so waiting longer would not help.
-    let drain = current.read().unwrap_or_else(|e| e.into_inner()).deadline() + DRAIN_GRACE;
+    let drain = current.read().unwrap_or_else(|e| e.into_inner()).api.deadline() + DRAIN_GRACE;
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => warn!("requests still in flight after {drain:?}; stopping anyway"),
     }
 }
 
-fn handler_for(settings: Settings) -> Arc<Handler> {
+/// The handlers of one configuration, sharing one service.
+#[derive(Clone)]
+struct Handlers {
+    api: Arc<Handler>,
+    admin: Arc<Handler>,
+}
+
+fn handlers_for(settings: Settings, has_admin: bool) -> Arc<Handlers> {
     let http = settings.http.clone();
-    Arc::new(Handler::new(Arc::new(Service::new(settings)), &http))
+    let service = Arc::new(Service::new(settings));
+    Arc::new(Handlers {
+        api: Arc::new(Handler::new(service.clone(), &http, Role::Api { health: !has_admin })),
+        admin: Arc::new(Handler::new(service, &http, Role::Admin)),
+    })
 }

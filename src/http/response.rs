@@ -33,6 +33,15 @@ pub fn from_outcome(outcome: &Outcome) -> Response<Body> {
     }
 }
 
+/// `/health` and `/ready` when all is well.
+pub fn health(body: &'static str) -> Response<Body> {
+    text(StatusCode::OK, body)
+}
+
+pub fn not_found() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "not found\n")
+}
+
 pub fn unauthorized() -> Response<Body> {
     let mut response = text(StatusCode::UNAUTHORIZED, "authorization required\n");
     response
