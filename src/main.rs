@@ -78,19 +78,24 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let listen = settings.http.listen;
-        // A socket passed by systemd (socket activation) wins over http.listen.
-        let (listener, from) = match systemd::inherited_listener() {
-            Ok(Some(listener)) => (listener, "systemd socket"),
-            Ok(None) => match TcpListener::bind(listen).await {
-                Ok(listener) => (listener, "http.listen"),
-                Err(e) => {
-                    error!(error = %e, %listen, "cannot listen (http.listen)");
-                    return ExitCode::FAILURE;
+        // Sockets passed by systemd (socket activation) win over http.listen.
+        let (listeners, from) = match systemd::inherited_listeners() {
+            Ok(listeners) if !listeners.is_empty() => (listeners, "systemd socket"),
+            Ok(_) => {
+                let mut listeners = Vec::new();
+                for &address in &settings.http.listen.0 {
+                    match TcpListener::bind(address).await {
+                        Ok(listener) => listeners.push(listener),
+                        Err(e) => {
+                            error!(error = %e, %address, "cannot listen (http.listen)");
+                            return ExitCode::FAILURE;
+                        }
+                    }
                 }
-            },
+                (listeners, "http.listen")
+            }
             Err(e) => {
-                error!(error = %e, "cannot use the socket systemd passed");
+                error!(error = %e, "cannot use the sockets systemd passed");
                 return ExitCode::FAILURE;
             }
         };
@@ -107,9 +112,12 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
             },
             None => None,
         };
-        // The bound address, which differs from http.listen when its port is 0.
-        let listen = listener.local_addr().unwrap_or(listen);
-        info!(%listen, from, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+        // The bound addresses, which differ from http.listen where a port is 0.
+        for listener in &listeners {
+            if let Ok(listen) = listener.local_addr() {
+                info!(%listen, from, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+            }
+        }
         for warning in settings.warnings() {
             warn!("{warning}");
         }
@@ -128,7 +136,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
             shutdown_signal().await;
             systemd::notify_stopping();
         };
-        auth_http_ldap::serve_with_reloads(settings, listener, admin, shutdown, reloads).await;
+        auth_http_ldap::serve_with_reloads(settings, listeners, admin, shutdown, reloads).await;
         ExitCode::SUCCESS
     })
 }

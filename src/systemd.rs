@@ -6,16 +6,17 @@ use std::io;
 
 use tracing::debug;
 
-/// The listening socket systemd passed (LISTEN_FDS), if any.
-pub fn inherited_listener() -> io::Result<Option<tokio::net::TcpListener>> {
+/// The listening sockets systemd passed (LISTEN_FDS); none outside it.
+pub fn inherited_listeners() -> io::Result<Vec<tokio::net::TcpListener>> {
     let mut fds = listenfd::ListenFd::from_env();
-    match fds.take_tcp_listener(0)? {
-        Some(listener) => {
+    let mut listeners = Vec::new();
+    for index in 0..fds.len() {
+        if let Some(listener) = fds.take_tcp_listener(index)? {
             listener.set_nonblocking(true)?;
-            tokio::net::TcpListener::from_std(listener).map(Some)
+            listeners.push(tokio::net::TcpListener::from_std(listener)?);
         }
-        None => Ok(None),
     }
+    Ok(listeners)
 }
 
 /// Tells systemd the service is ready: the configuration is valid and the

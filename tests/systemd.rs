@@ -135,3 +135,37 @@ async fn sighup_reloads_and_a_bad_configuration_keeps_the_old_one() {
     assert!(log().contains("users.fitler"), "{}", log());
     assert_eq!(status("prosody:second").await, 501);
 }
+
+#[tokio::test]
+async fn listens_on_every_address_in_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = "[http]\nlisten = [\"127.0.0.1:0\", \"127.0.0.2:0\"]\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n";
+    std::fs::write(&path, text).unwrap();
+    let log_path = dir.path().join("service.log");
+    let child = Command::new(BINARY)
+        .args(["--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let _child = Killed(child);
+    let mut addresses = Vec::new();
+    for _ in 0..100 {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        addresses = log
+            .lines()
+            .filter(|line| line.contains(" serving "))
+            .filter_map(|line| line.split("listen=").nth(1)?.split_whitespace().next()?.parse().ok())
+            .collect::<Vec<std::net::SocketAddr>>();
+        if addresses.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(addresses.len(), 2, "{addresses:?}");
+    assert_ne!(addresses[0].ip(), addresses[1].ip());
+    for address in addresses {
+        assert_eq!(support::send(address, b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n").await.status, 501);
+    }
+}

@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn a_minimal_file_gets_the_documented_defaults() {
         let settings = load_str(MINIMAL).unwrap();
-        assert_eq!(settings.http.listen.to_string(), "127.0.0.1:5281");
+        assert_eq!(settings.http.listen.0, ["127.0.0.1:5281".parse::<std::net::SocketAddr>().unwrap()]);
         assert_eq!(settings.http.request_timeout, std::time::Duration::from_secs(5));
         assert_eq!(settings.http.max_body_bytes, 8192);
         assert_eq!(settings.ldap.url.to_string(), "ldap://127.0.0.1:389");

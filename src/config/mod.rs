@@ -7,6 +7,7 @@
 mod check;
 mod error;
 mod load;
+mod one_or_many;
 mod presets;
 mod secret;
 mod servers;
@@ -87,8 +88,8 @@ pub struct HostSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
-    /// Address to listen on. Default `127.0.0.1:5281`.
-    pub listen: SocketAddr,
+    /// Address to listen on, or a list of them. Default `127.0.0.1:5281`.
+    pub listen: Addresses,
     /// `user:password`, as in Prosody's `http_auth_credentials`. Default: none
     /// (no `Authorization` required).
     pub credentials: Option<Secret>,
@@ -159,6 +160,25 @@ pub struct Ldap {
     /// in its place in the list. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub skip_failed_server_for: Duration,
+}
+
+/// One socket address or several: `listen = "127.0.0.1:5281"` or
+/// `listen = ["127.0.0.1:5281", "[::1]:5281"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "one_or_many::OneOrMany<SocketAddr>", into = "one_or_many::OneOrMany<SocketAddr>")]
+pub struct Addresses(pub Vec<SocketAddr>);
+
+impl TryFrom<one_or_many::OneOrMany<SocketAddr>> for Addresses {
+    type Error = String;
+    fn try_from(value: one_or_many::OneOrMany<SocketAddr>) -> Result<Self, String> {
+        value.into_non_empty("address").map(Addresses)
+    }
+}
+
+impl From<Addresses> for one_or_many::OneOrMany<SocketAddr> {
+    fn from(addresses: Addresses) -> Self {
+        addresses.0.into()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,7 +297,7 @@ pub struct Log {
 impl Default for Http {
     fn default() -> Self {
         Http {
-            listen: defaults::listen(),
+            listen: Addresses(vec![defaults::listen()]),
             admin_listen: None,
             credentials: None,
             credentials_file: None,

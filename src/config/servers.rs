@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::one_or_many::OneOrMany;
+
 /// An `ldap://`, `ldaps://` or `ldapi://` URL with a host (for `ldapi`, the
 /// percent-encoded socket path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,33 +68,19 @@ impl std::fmt::Display for LdapUrl {
 /// The servers to use, in order of preference: `url = "ldap://a"` or
 /// `url = ["ldaps://dc1", "ldaps://dc2"]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "OneOrMany", into = "OneOrMany")]
+#[serde(try_from = "OneOrMany<LdapUrl>", into = "OneOrMany<LdapUrl>")]
 pub struct Servers(Vec<LdapUrl>);
 
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(LdapUrl),
-    Many(Vec<LdapUrl>),
-}
-
-impl TryFrom<OneOrMany> for Servers {
+impl TryFrom<OneOrMany<LdapUrl>> for Servers {
     type Error = String;
-    fn try_from(value: OneOrMany) -> Result<Self, String> {
-        match value {
-            OneOrMany::One(url) => Ok(Servers(vec![url])),
-            OneOrMany::Many(urls) if urls.is_empty() => Err("must name at least one server".into()),
-            OneOrMany::Many(urls) => Ok(Servers(urls)),
-        }
+    fn try_from(value: OneOrMany<LdapUrl>) -> Result<Self, String> {
+        value.into_non_empty("server").map(Servers)
     }
 }
 
-impl From<Servers> for OneOrMany {
-    fn from(servers: Servers) -> OneOrMany {
-        match <[LdapUrl; 1]>::try_from(servers.0) {
-            Ok([one]) => OneOrMany::One(one),
-            Err(many) => OneOrMany::Many(many),
-        }
+impl From<Servers> for OneOrMany<LdapUrl> {
+    fn from(servers: Servers) -> Self {
+        servers.0.into()
     }
 }
 

@@ -16,7 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -32,51 +32,38 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// flight finish (within a bound) and returns.
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     let (_keep, reloads) = mpsc::channel(1);
-    serve_with_reloads(settings, listener, None, shutdown, reloads).await;
+    serve_with_reloads(settings, vec![listener], None, shutdown, reloads).await;
 }
 
-/// As [`serve`], with `/health` and `/ready` on `admin` when given (bound
-/// from `http.admin_listen`); and each configuration received on `reloads`
-/// replaces the one in use for every request that starts after it. Requests
-/// in flight finish with the one they started with. The listeners cannot
-/// change this way: they stay bound.
+/// As [`serve`], on every listener of `listeners`, with `/health` and
+/// `/ready` on `admin` when given (bound from `http.admin_listen`); and each
+/// configuration received on `reloads` replaces the one in use for every
+/// request that starts after it. Requests in flight finish with the one they
+/// started with. The listeners cannot change this way: they stay bound.
 pub async fn serve_with_reloads(
     settings: Settings,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
     mut reloads: mpsc::Receiver<Settings>,
 ) {
     let has_admin = admin.is_some();
     let current = Arc::new(RwLock::new(handlers_for(settings, has_admin)));
+    // One task accepts on each listener; all of them feed one queue.
+    let (accepted_tx, mut accepted) = mpsc::channel(64);
+    let api = Role::Api { health: !has_admin };
+    let acceptors: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| (listener, api))
+        .chain(admin.map(|admin| (admin, Role::Admin)))
+        .map(|(listener, role)| tokio::spawn(accept(listener, role, accepted_tx.clone())))
+        .collect();
+    drop(accepted_tx);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let admin_accept = async {
-            match &admin {
-                Some(admin) => admin.accept().await,
-                None => std::future::pending().await,
-            }
-        };
         let (stream, role) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => (stream, Role::Api { health: !has_admin }),
-                Err(error) => {
-                    // Out of file descriptors, usually: back off rather than spin.
-                    warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            accepted = admin_accept => match accepted {
-                Ok((stream, _)) => (stream, Role::Admin),
-                Err(error) => {
-                    // Out of file descriptors, usually: back off rather than spin.
-                    warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+            Some(connection) = accepted.recv() => connection,
             Some(settings) = reloads.recv() => {
                 *current.write().unwrap_or_else(|e| e.into_inner()) = handlers_for(settings, has_admin);
                 info!("configuration reloaded");
@@ -110,13 +97,34 @@ pub async fn serve_with_reloads(
             }
         });
     }
-    drop(listener);
+    // Stop accepting: the tasks own the listeners, which close with them.
+    for acceptor in acceptors {
+        acceptor.abort();
+    }
     info!("shutting down");
     // Every request ends by its deadline, so waiting longer would not help.
     let drain = current.read().unwrap_or_else(|e| e.into_inner()).api.deadline() + DRAIN_GRACE;
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => warn!("requests still in flight after {drain:?}; stopping anyway"),
+    }
+}
+
+/// Accepts connections on `listener` for as long as the queue is read.
+async fn accept(listener: TcpListener, role: Role, queue: mpsc::Sender<(TcpStream, Role)>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                if queue.send((stream, role)).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                // Out of file descriptors, usually: back off rather than spin.
+                warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 
