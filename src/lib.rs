@@ -12,11 +12,13 @@
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
 //! - [`systemd`]: socket activation and readiness notifications.
+//! - [`logging`]: plain, journald or JSON log lines.
 
 pub mod cache;
 pub mod config;
 pub mod directory;
 pub mod http;
+pub mod logging;
 pub mod protocol;
 pub mod service;
 pub mod systemd;

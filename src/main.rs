@@ -1,12 +1,11 @@
 //! The `auth-http-ldap` command: read the configuration, start logging,
 //! serve until SIGTERM or SIGINT, and turn the outcome into an exit code.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auth_http_ldap::config::{self, Settings};
-use auth_http_ldap::systemd;
+use auth_http_ldap::{logging, systemd};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -65,11 +64,7 @@ fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
 }
 
 fn run(path: PathBuf, settings: Settings) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log.level))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    logging::init(&settings.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

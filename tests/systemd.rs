@@ -169,3 +169,59 @@ async fn listens_on_every_address_in_a_list() {
         assert_eq!(support::send(address, b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n").await.status, 501);
     }
 }
+
+/// Runs the binary with `format`, asks it one question, and returns its log.
+async fn log_with_format(format: &str, envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"{format}\"\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    let log_path = dir.path().join("service.log");
+    let child = Command::new(BINARY)
+        .args(["--config", path.to_str().unwrap()])
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let _child = Killed(child);
+    let read = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut address = None;
+    for _ in 0..100 {
+        let log = read();
+        let found = log.find("127.0.0.1:").map(|i| &log[i..]).and_then(|rest| {
+            let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))?;
+            rest[..end].parse::<std::net::SocketAddr>().ok()
+        });
+        if found.is_some() {
+            address = found;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let address = address.unwrap_or_else(|| panic!("no address in the log:\n{}", read()));
+    assert_eq!(support::send(address, b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n").await.status, 501);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    read()
+}
+
+#[tokio::test]
+async fn logs_json_when_configured() {
+    let log = log_with_format("json", &[]).await;
+    let request = log.lines().find(|line| line.contains("\"request\"")).unwrap_or_else(|| panic!("{log}"));
+    assert!(request.starts_with('{') && request.ends_with('}'), "{request}");
+    assert!(
+        request.contains("\"status\":501") && request.contains("\"outcome\":\"unsupported\""),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn falls_back_to_plain_lines_when_the_journal_is_unreachable() {
+    // systemd's variable, as a unit whose standard error goes to the journal
+    // has it; with no journal here, the service still logs and serves.
+    let log = log_with_format("auto", &[("JOURNAL_STREAM", "8:12345")]).await;
+    assert!(log.contains(" request ") && log.contains("status=501"), "{log}");
+}

@@ -292,6 +292,19 @@ impl Default for Cache {
 pub struct Log {
     /// A tracing filter: `info`, `debug`, `auth_http_ldap=debug,warn`. Default `info`.
     pub level: String,
+    /// Default `auto`.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// The journal's own fields when systemd sends standard error to the
+    /// journal, plain lines otherwise.
+    Auto,
+    Plain,
+    Json,
+    Journald,
 }
 
 impl Default for Http {
@@ -360,7 +373,7 @@ impl Default for Register {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { level: "info".into() }
+        Log { level: "info".into(), format: LogFormat::Auto }
     }
 }
 
