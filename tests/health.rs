@@ -3,10 +3,9 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Bridge, Slapd};
+use support::{Bridge, RunningBinary, Slapd};
 
 #[tokio::test]
 async fn health_and_readiness_on_the_api_listener() {
@@ -36,16 +35,6 @@ async fn the_api_listener_asks_for_credentials_for_them_too() {
     assert_eq!(authorized.status, 200);
 }
 
-/// Kills the process when dropped, so a failing test leaves nothing behind.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_admin_listener_serves_them_without_credentials_and_nothing_else() {
     let slapd = Slapd::start();
@@ -54,16 +43,9 @@ async fn the_admin_listener_serves_them_without_credentials_and_nothing_else() {
     let config =
         support::config(&slapd, "[http]\nadmin_listen = \"127.0.0.1:0\"\ncredentials = \"prosody:secret\"");
     std::fs::write(&path, config).unwrap();
-    let log_path = dir.path().join("service.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
-        .args(["--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let _child = Killed(child);
+    let service = RunningBinary::start(&path, &[]);
     let address_of = |marker: &str| -> Option<std::net::SocketAddr> {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let log = service.log();
         let line = log.lines().find(|line| line.contains(marker))?;
         let start = line.find("listen=")? + "listen=".len();
         line[start..].split_whitespace().next()?.parse().ok()

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::{Killed, RunningBinary};
+
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,16 +37,6 @@ fn tells_systemd_it_is_ready_and_then_stopping() {
     let n = socket.recv(&mut message).expect("no STOPPING within 10 s");
     assert_eq!(&message[..n], b"STOPPING=1\n");
     assert_eq!(child.wait().unwrap().code(), Some(0));
-}
-
-/// Kills the process when dropped, so a failing test leaves nothing behind.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]
@@ -91,15 +83,8 @@ async fn sighup_reloads_and_a_bad_configuration_keeps_the_old_one() {
         secret.display()
     );
     std::fs::write(&path, &good).unwrap();
-    let log_path = dir.path().join("service.log");
-    let child = Command::new(BINARY)
-        .args(["--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let child = Killed(child);
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let service = RunningBinary::start(&path, &[]);
+    let log = || service.log();
     let wait_for = |needle: &str, count: usize| {
         for _ in 0..100 {
             if log().matches(needle).count() >= count {
@@ -118,7 +103,7 @@ async fn sighup_reloads_and_a_bad_configuration_keeps_the_old_one() {
         let request = format!("GET /users HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {header}\r\n\r\n");
         support::send(addr, request.as_bytes()).await.status
     };
-    let hangup = || Command::new("kill").arg("-HUP").arg(child.0.id().to_string()).status().unwrap();
+    let hangup = || Command::new("kill").arg("-HUP").arg(service.pid().to_string()).status().unwrap();
     assert_eq!(status("prosody:first").await, 501);
 
     // A new secret in the file: read again on SIGHUP.
@@ -142,17 +127,10 @@ async fn listens_on_every_address_in_a_list() {
     let path = dir.path().join("config.toml");
     let text = "[http]\nlisten = [\"127.0.0.1:0\", \"127.0.0.2:0\"]\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n";
     std::fs::write(&path, text).unwrap();
-    let log_path = dir.path().join("service.log");
-    let child = Command::new(BINARY)
-        .args(["--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let _child = Killed(child);
+    let service = RunningBinary::start(&path, &[]);
     let mut addresses = Vec::new();
     for _ in 0..100 {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let log = service.log();
         addresses = log
             .lines()
             .filter(|line| line.contains(" serving "))
@@ -178,16 +156,8 @@ async fn log_with_format(format: &str, envs: &[(&str, &str)]) -> String {
         "[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"{format}\"\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n"
     );
     std::fs::write(&path, text).unwrap();
-    let log_path = dir.path().join("service.log");
-    let child = Command::new(BINARY)
-        .args(["--config", path.to_str().unwrap()])
-        .envs(envs.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let _child = Killed(child);
-    let read = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let service = RunningBinary::start(&path, envs);
+    let read = || service.log();
     let mut address = None;
     for _ in 0..100 {
         let log = read();

@@ -297,3 +297,43 @@ impl Logs {
         self.text().lines().filter(|line| line.contains(&needle)).map(str::to_owned).collect()
     }
 }
+
+/// A process killed when dropped, so a failing test leaves nothing behind.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary, running with the configuration at `config`, its log in
+/// a file beside it.
+pub struct RunningBinary {
+    process: Killed,
+    log: std::path::PathBuf,
+}
+
+impl RunningBinary {
+    pub fn start(config: &std::path::Path, envs: &[(&str, &str)]) -> RunningBinary {
+        let log = config.with_file_name("service.log");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
+            .arg("--config")
+            .arg(config)
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("service.log"))
+            .spawn()
+            .expect("start the binary");
+        RunningBinary { process: Killed(child), log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+}
