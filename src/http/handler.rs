@@ -95,30 +95,41 @@ impl Handler {
     /// where this listener serves them; on the admin listener, a 404 for
     /// anything else. Probes come every few seconds: they log at debug only.
     async fn health(&self, request: &Request<Incoming>) -> Option<Response<Body>> {
-        let serves_health = match self.role {
-            Role::Admin => true,
-            Role::Api { health } => {
-                health && self.credentials.as_ref().is_none_or(|c| basic_auth::accepts(c, request.headers()))
-            }
-        };
         let path = request.uri().path();
-        let response = match path {
-            "/health" if serves_health => response::health("ok\n"),
-            "/ready" if serves_health => {
-                match tokio::time::timeout(self.deadline, self.service.ready()).await {
-                    Ok(Ok(())) => response::health("ready\n"),
-                    Ok(Err(cause)) => {
-                        debug!(%cause, "not ready");
-                        response::unavailable()
-                    }
-                    Err(_) => response::unavailable(),
-                }
+        let probe = path == "/health" || path == "/ready";
+        let response = match self.role {
+            Role::Admin if !probe => response::not_found(),
+            Role::Admin => self.probe(path).await,
+            // Credentials are checked here only for a probe; every other
+            // request has them checked once, in `respond`.
+            Role::Api { health: true }
+                if probe
+                    && self
+                        .credentials
+                        .as_ref()
+                        .is_none_or(|c| basic_auth::accepts(c, request.headers())) =>
+            {
+                self.probe(path).await
             }
-            _ if self.role == Role::Admin => response::not_found(),
-            _ => return None,
+            Role::Api { .. } => return None,
         };
         debug!(path, status = response.status().as_u16(), "health probe");
         Some(response)
+    }
+
+    /// The answer to `/health` or `/ready`.
+    async fn probe(&self, path: &str) -> Response<Body> {
+        if path == "/health" {
+            return response::health("ok\n");
+        }
+        match tokio::time::timeout(self.deadline, self.service.ready()).await {
+            Ok(Ok(())) => response::health("ready\n"),
+            Ok(Err(cause)) => {
+                debug!(%cause, "not ready");
+                response::unavailable()
+            }
+            Err(_) => response::unavailable(),
+        }
     }
 
     async fn respond(&self, request: Request<Incoming>, record: &mut Record) -> Response<Body> {
