@@ -42,8 +42,6 @@ impl fmt::Debug for TlsMaterial {
 /// Reads the TLS files and checks the TLS keys against each other and
 /// against the servers' URLs.
 pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec<Problem>) {
-    let plain: Vec<&str> =
-        ldap.url.iter().filter(|url| url.scheme() == "ldap").map(|url| url.as_str()).collect();
     let encrypted_somewhere = ldap.starttls || ldap.url.iter().any(|url| url.scheme() == "ldaps");
     if ldap.starttls && ldap.url.iter().any(|url| url.scheme() != "ldap") {
         problems.push(problem(
@@ -53,26 +51,14 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
         ));
     }
     if !encrypted_somewhere {
-        for key in ["ldap.ca_file", "ldap.client_cert_file", "ldap.client_key_file"] {
-            let set = match key {
-                "ldap.ca_file" => ldap.ca_file.is_some(),
-                "ldap.client_cert_file" => ldap.client_cert_file.is_some(),
-                _ => ldap.client_key_file.is_some(),
-            };
-            if set {
-                problems.push(problem(
-                    figment,
-                    key,
-                    "has no effect without ldaps:// or ldap.starttls = true",
-                ));
-            }
-        }
-        if ldap.tls_insecure_skip_verify {
-            problems.push(problem(
-                figment,
-                "ldap.tls_insecure_skip_verify",
-                "has no effect without ldaps:// or ldap.starttls = true",
-            ));
+        let tls_keys = [
+            ("ldap.ca_file", ldap.ca_file.is_some()),
+            ("ldap.client_cert_file", ldap.client_cert_file.is_some()),
+            ("ldap.client_key_file", ldap.client_key_file.is_some()),
+            ("ldap.tls_insecure_skip_verify", ldap.tls_insecure_skip_verify),
+        ];
+        for (key, _) in tls_keys.iter().filter(|(_, set)| *set) {
+            problems.push(problem(figment, key, "has no effect without ldaps:// or ldap.starttls = true"));
         }
     }
     if ldap.tls_insecure_skip_verify && ldap.ca_file.is_some() {
@@ -82,12 +68,8 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
             "has no effect with ldap.tls_insecure_skip_verify, which accepts any certificate: drop one of them",
         ));
     }
-    if !ldap.starttls && !ldap.allow_plaintext {
-        let remote: Vec<&str> = plain
-            .iter()
-            .copied()
-            .filter(|url| !ldap.url.iter().any(|u| u.as_str() == *url && u.is_local()))
-            .collect();
+    if !ldap.allow_plaintext {
+        let remote = clear_text_to_other_machines(ldap);
         if !remote.is_empty() {
             let message = format!(
                 "{} would carry passwords in clear text to another machine: use ldaps://, or set \
@@ -147,6 +129,15 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
         .map_err(|e| format!("no private key read from {}: {e}", path.display()))
 }
 
+/// The servers a password would reach in clear text on another machine:
+/// `ldap://` to a host that is not this one, without StartTLS.
+fn clear_text_to_other_machines(ldap: &Ldap) -> Vec<&str> {
+    if ldap.starttls {
+        return Vec::new();
+    }
+    ldap.url.iter().filter(|url| url.scheme() == "ldap" && !url.is_local()).map(|url| url.as_str()).collect()
+}
+
 /// What an operator should hear about at every start: settings that are
 /// allowed but weaken security.
 pub(super) fn warnings(ldap: &Ldap) -> Vec<String> {
@@ -158,13 +149,8 @@ pub(super) fn warnings(ldap: &Ldap) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if ldap.allow_plaintext && !ldap.starttls {
-        let remote: Vec<&str> = ldap
-            .url
-            .iter()
-            .filter(|url| url.scheme() == "ldap" && !url.is_local())
-            .map(|url| url.as_str())
-            .collect();
+    if ldap.allow_plaintext {
+        let remote = clear_text_to_other_machines(ldap);
         if !remote.is_empty() {
             warnings.push(format!(
                 "ldap.allow_plaintext is on: passwords go in clear text to {}",
