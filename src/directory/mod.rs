@@ -100,14 +100,9 @@ impl Directory {
                 .await
         };
         let ldap3::SearchResult(entries, result) = self.as_service("search", true, search).await?;
-        match (meaning(result.rc), entries.len()) {
-            (Meaning::Success, 0) => Ok(Lookup::NotFound),
-            (Meaning::Success, 1) => {
-                let entry = ldap3::SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
-                    DirectoryError::Client { operation: "search", message: "entry vanished".into() }
-                })?);
-                Ok(Lookup::Found(entry.dn))
-            }
+        match (meaning(result.rc), <[_; 1]>::try_from(entries)) {
+            (Meaning::Success, Ok([entry])) => Ok(Lookup::Found(ldap3::SearchEntry::construct(entry).dn)),
+            (Meaning::Success, Err(entries)) if entries.is_empty() => Ok(Lookup::NotFound),
             (Meaning::Success | Meaning::SizeLimitExceeded, _) => Ok(Lookup::Ambiguous),
             _ => Err(DirectoryError::from_result("search", &result)),
         }
