@@ -116,11 +116,14 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
         for warning in settings.warnings() {
             warn!("{warning}");
         }
-        // Before READY: SIGHUP's default action is to end the process.
-        let hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(e) => {
-                error!(error = %e, "cannot watch for SIGHUP");
+        // Every signal is watched before READY: the default action of each
+        // is to end the process at once, and systemd may stop or reload the
+        // service as soon as it is ready.
+        let signals = [SignalKind::hangup(), SignalKind::terminate(), SignalKind::interrupt()].map(signal);
+        let [hangups, terminate, interrupt] = match signals {
+            [Ok(hangups), Ok(terminate), Ok(interrupt)] => [hangups, terminate, interrupt],
+            _ => {
+                error!("cannot watch for SIGHUP, SIGTERM and SIGINT");
                 return ExitCode::FAILURE;
             }
         };
@@ -128,7 +131,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
         tokio::spawn(reload_on_hangup(path, hangups, reload));
         systemd::notify_ready();
         let shutdown = async {
-            shutdown_signal().await;
+            shutdown_signal(terminate, interrupt).await;
             systemd::notify_stopping();
         };
         auth_http_ldap::serve_with_reloads(settings, listeners, admin, shutdown, reloads).await;
@@ -160,17 +163,9 @@ async fn reload_on_hangup(path: PathBuf, mut hangups: Signal, reload: mpsc::Send
 }
 
 /// Completes on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            error!(error = %e, "cannot watch for SIGTERM; only Ctrl-C stops the service");
-            let _ = tokio::signal::ctrl_c().await;
-        }
+async fn shutdown_signal(mut terminate: Signal, mut interrupt: Signal) {
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
     }
 }
