@@ -176,8 +176,24 @@ impl Slapd {
     }
 
     /// Freezes the server: connections are accepted by the kernel but never answered.
+    /// Returns once every thread of slapd has stopped: `kill` returns
+    /// before a running thread has, and could still answer one more request.
     pub fn freeze(&self) {
         self.signal("-STOP");
+        let pid = self.child.as_ref().expect("slapd is running").id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let all_stopped = || {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+            tasks.flatten().all(|task| {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // The state follows the parenthesised command name.
+                stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+            })
+        };
+        while !all_stopped() {
+            assert!(Instant::now() < deadline, "slapd did not stop within 5 s");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn thaw(&self) {
