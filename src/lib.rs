@@ -9,6 +9,8 @@
 //! - [`protocol`]: the mod_auth_http methods and their outcomes.
 //! - [`service`]: one call turned into directory operations for its host.
 //! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
+//! - [`logins`]: throttling and remembered passwords, so that failed logins
+//!   do not lock accounts.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
 //! - [`systemd`]: socket activation and readiness notifications.
@@ -19,6 +21,7 @@ pub mod config;
 pub mod directory;
 pub mod http;
 pub mod logging;
+pub mod logins;
 pub mod protocol;
 pub mod service;
 pub mod systemd;

@@ -2,6 +2,7 @@
 //! what a call asks, and every answer the service can give to it.
 
 use std::fmt;
+use std::net::IpAddr;
 
 /// A method of the protocol, named by the last segment of the request path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub struct Call {
     pub password: Option<String>,
     /// The XMPP domain (Prosody's VirtualHost); empty when not sent.
     pub server: String,
+    /// Who sent the request, when it came over the network.
+    pub client: Option<IpAddr>,
 }
 
 /// Why a query answered `false`, for the log.
@@ -68,6 +71,11 @@ pub enum Reason {
     NotInGroup,
     /// The directory refused the password, in its own words.
     Refused(String),
+    /// Too many failed logins recently, for the user or from the client
+    /// address; the directory was not asked.
+    Throttled(&'static str),
+    /// The directory refused this same password a moment ago; not asked again.
+    RecentlyRefused,
 }
 
 impl fmt::Display for Reason {
@@ -79,6 +87,8 @@ impl fmt::Display for Reason {
             Reason::Ambiguous => f.write_str("several entries match the user name"),
             Reason::NotInGroup => f.write_str("not a member of users.require_group"),
             Reason::Refused(why) => f.write_str(why),
+            Reason::Throttled(whose) => write!(f, "throttled: too many failed logins for this {whose}"),
+            Reason::RecentlyRefused => f.write_str("the same password was refused a moment ago"),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::config::{HostSettings, Operations, PasswordChange, RegisterPassword, 
 use crate::directory::{
     Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict, password_value,
 };
+use crate::logins::{Answer, Early, LoginGuard};
 use crate::protocol::{Call, Method, Outcome, Reason};
 
 /// The longest user name accepted: an XMPP localpart is at most 1023 bytes (RFC 7622).
@@ -23,13 +24,15 @@ pub struct Service {
     settings: Settings,
     directory: Directory,
     user_exists_cache: UserExistsCache,
+    logins: LoginGuard,
 }
 
 impl Service {
     pub fn new(settings: Settings) -> Self {
         let directory = Directory::new(&settings.ldap);
         let user_exists_cache = UserExistsCache::new(&settings.cache);
-        Service { settings, directory, user_exists_cache }
+        let logins = LoginGuard::new(&settings.logins);
+        Service { settings, directory, user_exists_cache, logins }
     }
 
     /// Whether the directory answers, for `/ready`; the cause when it does not.
@@ -49,8 +52,9 @@ impl Service {
             Method::RemoveUser => self.remove_user(host, call).await,
         };
         if !call.method.is_query() {
-            // Whatever the write did, the next user_exists asks the directory.
+            // Whatever the write did, the next question asks the directory.
             self.user_exists_cache.forget(&call.server, &call.user);
+            self.logins.forget(&call.server, &call.user);
         }
         result.unwrap_or_else(|error| match error {
             DirectoryError::Unavailable(cause) => Outcome::Unavailable(cause),
@@ -71,14 +75,37 @@ impl Service {
         {
             return Ok(Outcome::No(reason));
         }
+        let attempt = self.logins.attempt(&call.server, &call.user, password, call.client);
+        match self.logins.check(&attempt) {
+            Some(Early::ThrottledUser) => return Ok(Outcome::No(Reason::Throttled("user"))),
+            Some(Early::ThrottledAddress) => return Ok(Outcome::No(Reason::Throttled("client address"))),
+            Some(Early::RecentlyFailed) => return Ok(Outcome::No(Reason::RecentlyRefused)),
+            Some(Early::RecentlySucceeded) => return Ok(Outcome::Yes),
+            None => {}
+        }
+        // Directory errors return here, and count for nothing.
+        let (outcome, answer) = self.verify_password(host, call, password).await?;
+        self.logins.record(&attempt, answer);
+        Ok(outcome)
+    }
+
+    /// The directory's answer to a login, as an outcome and as the login
+    /// guard counts it.
+    async fn verify_password(
+        &self,
+        host: &HostSettings,
+        call: &Call,
+        password: &str,
+    ) -> Result<(Outcome, Answer), DirectoryError> {
+        let refused = |reason| Ok((Outcome::No(reason), Answer::UserRefused));
         // With a DN template the bind itself is the lookup: reading the entry
         // first would need read access that a bind-only directory does not give.
         let dn = match &host.users.bind_dn_template {
             Some(template) => template.render(&call.user, &call.server),
             None => match self.find(host, call).await? {
                 Lookup::Found(dn) => dn,
-                Lookup::NotFound => return Ok(Outcome::No(Reason::UnknownUser)),
-                Lookup::Ambiguous => return Ok(Outcome::No(self.ambiguous(call))),
+                Lookup::NotFound => return refused(Reason::UnknownUser),
+                Lookup::Ambiguous => return refused(self.ambiguous(call)),
             },
         };
         // Before the bind, so that a non-member's attempts never count
@@ -86,12 +113,12 @@ impl Service {
         if let Some(group) = &host.users.require_group {
             let nested = self.settings.ldap.directory.nested_groups();
             if !self.directory.is_member(group, &dn, nested).await? {
-                return Ok(Outcome::No(Reason::NotInGroup));
+                return refused(Reason::NotInGroup);
             }
         }
         Ok(match self.directory.check_password(&dn, password).await? {
-            Verdict::Valid => Outcome::Yes,
-            Verdict::Invalid(why) => Outcome::No(Reason::Refused(why)),
+            Verdict::Valid => (Outcome::Yes, Answer::Valid),
+            Verdict::Invalid(why) => (Outcome::No(Reason::Refused(why)), Answer::PasswordRefused),
         })
     }
 

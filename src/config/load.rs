@@ -15,7 +15,7 @@ use super::check::{check_host, check_limits, check_log_level, check_password_tra
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
 use super::presets::preset_figment;
 use super::tls::resolve_tls;
-use super::{Cache, HostSettings, Hosts, Http, Ldap, Log, Operations, Register, Settings, Users};
+use super::{Cache, HostSettings, Hosts, Http, Ldap, Log, Logins, Operations, Register, Settings, Users};
 
 /// Where the service looks for its configuration when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/auth-http-ldap/config.toml";
@@ -44,6 +44,8 @@ struct FileConfig {
     ldap: Ldap,
     #[serde(default)]
     cache: Cache,
+    #[serde(default)]
+    logins: Logins,
     #[serde(default)]
     log: Log,
     #[serde(default)]
@@ -117,7 +119,7 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
 
     match hosts {
         Some(hosts) if problems.is_empty() => {
-            Ok(Settings { http, ldap, cache: file.cache, log: file.log, hosts })
+            Ok(Settings { http, ldap, cache: file.cache, logins: file.logins, log: file.log, hosts })
         }
         _ => Err(ConfigError(problems)),
     }

@@ -35,6 +35,7 @@ pub struct Settings {
     pub http: Http,
     pub ldap: Ldap,
     pub cache: Cache,
+    pub logins: Logins,
     pub log: Log,
     #[serde(flatten)]
     pub hosts: Hosts,
@@ -282,6 +283,48 @@ impl Default for Cache {
             user_exists_ttl: Duration::from_secs(300),
             user_exists_negative_ttl: Duration::from_secs(30),
             stale_if_error: Duration::from_secs(24 * 3600),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// What keeps failed logins from locking accounts in the directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logins {
+    /// A user with this many failed logins within `failure_window` is
+    /// answered `false` without asking the directory, until the oldest of
+    /// them leaves the window. Keep it below the directory's lockout
+    /// threshold. `0` turns it off. Default `3`.
+    pub max_failures_per_user: usize,
+    /// The same for each client address. Prosody asks from one address for
+    /// all its users, so this is off by default: `0`.
+    pub max_failures_per_address: usize,
+    /// Default `15m`.
+    #[serde(with = "humantime_serde")]
+    pub failure_window: Duration,
+    /// A password that the directory just refused for a user is answered
+    /// `false` for this long without asking again, and does not count again.
+    /// `0s` turns it off. Default `5m`.
+    #[serde(with = "humantime_serde")]
+    pub remember_failed_for: Duration,
+    /// A password that just succeeded is answered `true` for this long
+    /// without a bind, so a password changed or an account locked in the
+    /// directory is noticed only after it. Default `0s` (off).
+    #[serde(with = "humantime_serde")]
+    pub remember_success_for: Duration,
+    /// Most users and addresses tracked by each of the above. Default `100000`.
+    pub max_entries: usize,
+}
+
+impl Default for Logins {
+    fn default() -> Self {
+        Logins {
+            max_failures_per_user: 3,
+            max_failures_per_address: 0,
+            failure_window: Duration::from_secs(15 * 60),
+            remember_failed_for: Duration::from_secs(5 * 60),
+            remember_success_for: Duration::ZERO,
             max_entries: 100_000,
         }
     }

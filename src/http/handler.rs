@@ -3,6 +3,7 @@
 //! user, server, outcome and duration, and never the password, the query
 //! string or the body.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,24 +70,26 @@ impl Handler {
         self.deadline
     }
 
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+    /// Answers `request`, which came from `client` (for per-address throttling).
+    pub async fn handle(&self, request: Request<Incoming>, client: Option<IpAddr>) -> Response<Body> {
         if let Some(response) = self.health(&request).await {
             return response;
         }
         let started = Instant::now();
         let mut record = Record::default();
-        let response = match tokio::time::timeout(self.deadline, self.respond(request, &mut record)).await {
-            Ok(response) => response,
-            // Still reading the body: the client was too slow, not the directory.
-            Err(_) if record.outcome == READING_BODY => {
-                record.outcome = "slow-client";
-                response::request_timeout()
-            }
-            Err(_) => {
-                record.outcome = "deadline";
-                response::unavailable()
-            }
-        };
+        let response =
+            match tokio::time::timeout(self.deadline, self.respond(request, client, &mut record)).await {
+                Ok(response) => response,
+                // Still reading the body: the client was too slow, not the directory.
+                Err(_) if record.outcome == READING_BODY => {
+                    record.outcome = "slow-client";
+                    response::request_timeout()
+                }
+                Err(_) => {
+                    record.outcome = "deadline";
+                    response::unavailable()
+                }
+            };
         log(&record, response.status().as_u16(), started.elapsed());
         response
     }
@@ -132,7 +135,12 @@ impl Handler {
         }
     }
 
-    async fn respond(&self, request: Request<Incoming>, record: &mut Record) -> Response<Body> {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        client: Option<IpAddr>,
+        record: &mut Record,
+    ) -> Response<Body> {
         if let Some(credentials) = &self.credentials
             && !basic_auth::accepts(credentials, request.headers())
         {
@@ -181,7 +189,8 @@ impl Handler {
             return record.bad_request("missing parameter: pass".into());
         }
 
-        let call = Call { method, user, password, server: params.server.unwrap_or_default() };
+        let server = params.server.unwrap_or_default();
+        let call = Call { method, user, password, server, client };
         let outcome = self.service.call(&call).await;
         record.outcome = outcome.label();
         record.detail = match &outcome {

@@ -74,9 +74,10 @@ pub async fn serve_with_reloads(
         let handlers = current.read().unwrap_or_else(|e| e.into_inner()).clone();
         let handler = if role == Role::Admin { handlers.admin.clone() } else { handlers.api.clone() };
         let header_read_timeout = handler.deadline();
+        let client = stream.peer_addr().ok().map(|address| address.ip());
         let service = service_fn(move |request| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(request).await) }
+            async move { Ok::<_, Infallible>(handler.handle(request, client).await) }
         });
         // Prosody opens a connection per request and never reuses it, so the
         // server closes it after the answer. Without the timer, hyper's

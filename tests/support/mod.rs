@@ -20,9 +20,10 @@ pub use slapd::Slapd;
 use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 
 /// The configuration the tests start from: the service account, searching
-/// the people subtree, writes enabled, and no user_exists cache, so that
-/// every question reaches the directory (tests/user_exists_cache.rs turns it
-/// on); `overrides` is TOML laid over it table by table.
+/// the people subtree, writes enabled, and neither the user_exists cache
+/// nor the login guard, so that every question reaches the directory
+/// (tests/user_exists_cache.rs and tests/logins.rs turn them on);
+/// `overrides` is TOML laid over it table by table.
 pub fn config(slapd: &Slapd, overrides: &str) -> String {
     let base = format!(
         r#"
@@ -47,6 +48,9 @@ dn = "uid={{user}},{PEOPLE}"
 user_exists_ttl = "0s"
 user_exists_negative_ttl = "0s"
 stale_if_error = "0s"
+[logins]
+max_failures_per_user = 0
+remember_failed_for = "0s"
 "#,
         url = slapd.url()
     );

@@ -175,6 +175,14 @@ impl Slapd {
         log.lines().filter(|line| line.contains(" ACCEPT from ")).count()
     }
 
+    /// How many binds the server has received as `uid=<uid>` since it was (re)started.
+    pub fn binds_as(&self, uid: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
+        let bind = format!(" BIND dn=\"uid={uid},");
+        // A successful bind is logged twice; the request line once, with its method.
+        log.lines().filter(|line| line.contains(&bind) && line.contains(" method=")).count()
+    }
+
     /// Freezes the server: connections are accepted by the kernel but never answered.
     /// Returns once every thread of slapd has stopped: `kill` returns
     /// before a running thread has, and could still answer one more request.
