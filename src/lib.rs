@@ -22,6 +22,7 @@ pub mod directory;
 pub mod http;
 pub mod logging;
 pub mod logins;
+pub mod metrics;
 pub mod protocol;
 pub mod service;
 pub mod systemd;

@@ -97,7 +97,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
         let admin = match settings.http.admin_listen {
             Some(address) => match TcpListener::bind(address).await {
                 Ok(admin) => {
-                    info!(listen = %admin.local_addr().unwrap_or(address), "serving /health and /ready");
+                    info!(listen = %admin.local_addr().unwrap_or(address), "serving /health, /ready and /metrics");
                     Some(admin)
                 }
                 Err(e) => {

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tracing::warn;
 
@@ -15,6 +16,7 @@ use crate::directory::{
     Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict, password_value,
 };
 use crate::logins::{Answer, Early, LoginGuard};
+use crate::metrics::Metrics;
 use crate::protocol::{Call, Method, Outcome, Reason};
 
 /// The longest user name accepted: an XMPP localpart is at most 1023 bytes (RFC 7622).
@@ -25,14 +27,25 @@ pub struct Service {
     directory: Directory,
     user_exists_cache: UserExistsCache,
     logins: LoginGuard,
+    metrics: Arc<Metrics>,
 }
 
 impl Service {
-    pub fn new(settings: Settings) -> Self {
-        let directory = Directory::new(&settings.ldap);
+    pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Self {
+        let directory = Directory::new(&settings.ldap, metrics.clone());
         let user_exists_cache = UserExistsCache::new(&settings.cache);
         let logins = LoginGuard::new(&settings.logins);
-        Service { settings, directory, user_exists_cache, logins }
+        Service { settings, directory, user_exists_cache, logins, metrics }
+    }
+
+    pub fn count_request(&self, method: &'static str, outcome: &'static str, status: u16) {
+        self.metrics.request(method, outcome, status);
+    }
+
+    /// The metrics, with the gauges that describe the directory brought up to date.
+    pub fn metrics(&self) -> String {
+        self.directory.export_state();
+        self.metrics.render()
     }
 
     /// Whether the directory answers, for `/ready`; the cause when it does not.
@@ -76,12 +89,17 @@ impl Service {
             return Ok(Outcome::No(reason));
         }
         let attempt = self.logins.attempt(&call.server, &call.user, password, call.client);
-        match self.logins.check(&attempt) {
-            Some(Early::ThrottledUser) => return Ok(Outcome::No(Reason::Throttled("user"))),
-            Some(Early::ThrottledAddress) => return Ok(Outcome::No(Reason::Throttled("client address"))),
-            Some(Early::RecentlyFailed) => return Ok(Outcome::No(Reason::RecentlyRefused)),
-            Some(Early::RecentlySucceeded) => return Ok(Outcome::Yes),
-            None => {}
+        if let Some(early) = self.logins.check(&attempt) {
+            let (outcome, label) = match early {
+                Early::ThrottledUser => (Outcome::No(Reason::Throttled("user")), "throttled-user"),
+                Early::ThrottledAddress => {
+                    (Outcome::No(Reason::Throttled("client address")), "throttled-address")
+                }
+                Early::RecentlyFailed => (Outcome::No(Reason::RecentlyRefused), "recently-refused"),
+                Early::RecentlySucceeded => (Outcome::Yes, "recently-accepted"),
+            };
+            self.metrics.login_answered_early(label);
+            return Ok(outcome);
         }
         // Directory errors return here, and count for nothing.
         let (outcome, answer) = self.verify_password(host, call, password).await?;
@@ -128,6 +146,7 @@ impl Service {
         }
         let cache = &self.user_exists_cache;
         if let Cached::Fresh(exists) = cache.get(&call.server, &call.user) {
+            self.metrics.user_exists_cache("hit");
             return Ok(if exists { Outcome::Yes } else { Outcome::No(Reason::UnknownUser) });
         }
         // Inside the request's deadline, so that a directory that does not
@@ -148,10 +167,12 @@ impl Service {
             }
             Err(DirectoryError::Unavailable(cause)) if cache.known_to_exist(&call.server, &call.user) => {
                 warn!(user = ?truncated(&call.user), %cause, "directory unavailable; answering user_exists from the cache");
+                self.metrics.user_exists_cache("stale");
                 return Ok(Outcome::Stale(cause));
             }
             Err(error) => return Err(error),
         };
+        self.metrics.user_exists_cache("miss");
         cache.put(&call.server, &call.user, exists);
         Ok(if exists { Outcome::Yes } else { Outcome::No(Reason::UnknownUser) })
     }

@@ -169,6 +169,14 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
         statuses.push(support::send(addr, request.as_bytes()).await.status);
     }
     assert_eq!(statuses, [200, 200, 200, 201, 204, 204, 200, 501, 405, 400, 401, 500, 403, 400]);
+    // Nor do the metrics carry anything a client sent but the protocol's names.
+    let metrics =
+        support::send(addr, format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{auth}\r\n").as_bytes()).await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text().contains("auth_http_ldap_requests_total"), "{}", metrics.text());
+    for needle in ["MARKER", "p%40ss", "romeo", "get_password"] {
+        assert!(!metrics.text().contains(needle), "{needle:?} appears in the metrics:\n{}", metrics.text());
+    }
 
     // SIGTERM: a clean stop, exit 0.
     let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();

@@ -1,5 +1,6 @@
 //! `/health` (the process answers) and `/ready` (the directory answers), on
-//! the API listener or on a separate admin listener.
+//! the API listener or on a separate admin listener (with `/metrics`, which
+//! tests/metrics.rs tests).
 
 mod support;
 
@@ -52,7 +53,7 @@ async fn the_admin_listener_serves_them_without_credentials_and_nothing_else() {
     };
     let mut addresses = None;
     for _ in 0..100 {
-        if let (Some(admin), Some(api)) = (address_of("/health and /ready"), address_of("from=")) {
+        if let (Some(admin), Some(api)) = (address_of("/health, /ready and /metrics"), address_of("from=")) {
             addresses = Some((admin, api));
             break;
         }
@@ -65,6 +66,9 @@ async fn the_admin_listener_serves_them_without_credentials_and_nothing_else() {
     };
     assert_eq!(get(admin, "/health").await.status, 200);
     assert_eq!(get(admin, "/ready").await.status, 200);
+    let metrics = get(admin, "/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text().ends_with("# EOF\n"), "{}", metrics.text());
     assert_eq!(get(admin, "/check_password?user=romeo&pass=iheartjuliet").await.status, 404);
     // On the API listener they are ordinary paths again, behind the credentials.
     assert_eq!(get(api, "/health").await.status, 401);

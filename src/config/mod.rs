@@ -94,7 +94,7 @@ pub struct Http {
     /// `user:password`, as in Prosody's `http_auth_credentials`. Default: none
     /// (no `Authorization` required).
     pub credentials: Option<Secret>,
-    /// A separate address for `/health` and `/ready`, served there without
+    /// A separate address for `/health`, `/ready` and `/metrics`, served there without
     /// credentials. Default: none (they are served on `listen`).
     pub admin_listen: Option<SocketAddr>,
     /// A file holding `credentials`. Default: none.

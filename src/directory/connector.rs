@@ -95,6 +95,13 @@ impl Connector {
         self.failed_at(server).is_some_and(|at| at.elapsed() < self.skip_failed_for)
     }
 
+    /// Each server's URL, and whether it is in use (not passed over).
+    pub(crate) fn health(&self) -> Vec<(String, bool)> {
+        (0..self.servers.len())
+            .map(|server| (self.servers[server].url.clone(), !self.is_passed_over(server)))
+            .collect()
+    }
+
     fn failed_at(&self, server: usize) -> Option<Instant> {
         *self.servers[server].failed_at.lock().unwrap_or_else(|e| e.into_inner())
     }

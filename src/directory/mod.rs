@@ -16,12 +16,15 @@ pub mod tls;
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
 
 use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, Mod, SearchOptions};
 use tracing::info;
 
 use crate::config::{self, Scope};
+use crate::metrics::Metrics;
 use account_state::{
     PolicyState, active_directory_reason, password_policy_request, password_policy_response,
 };
@@ -77,11 +80,17 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
 pub struct Directory {
     connector: Connector,
     service: ServicePool,
+    metrics: Arc<Metrics>,
 }
 
 impl Directory {
-    pub fn new(settings: &config::Ldap) -> Self {
-        Directory { connector: Connector::new(settings), service: ServicePool::new(settings) }
+    pub fn new(settings: &config::Ldap, metrics: Arc<Metrics>) -> Self {
+        Directory { connector: Connector::new(settings), service: ServicePool::new(settings), metrics }
+    }
+
+    /// Sets the metrics that describe the connections as they are now.
+    pub fn export_state(&self) {
+        self.metrics.set_directory_state(&self.connector.health(), self.service.open_connections());
     }
 
     /// Searches for the entry matching `filter`, as the service account.
@@ -140,12 +149,17 @@ impl Directory {
         if password.is_empty() {
             return Ok(Verdict::Invalid("empty password".into()));
         }
-        let Opened { mut ldap, server } = self.connector.open(None).await?;
+        let _in_flight = self.metrics.user_bind_started();
+        let started = Instant::now();
+        let opened = self.connector.open(None).await;
+        let Opened { mut ldap, server } =
+            opened.inspect_err(|_| self.metrics.ldap_operation("user bind", false, started.elapsed()))?;
         let bound = ldap
             .with_controls(password_policy_request())
             .with_timeout(self.connector.timeout)
             .simple_bind(dn, password)
             .await;
+        self.metrics.ldap_operation("user bind", bound.is_ok(), started.elapsed());
         // The connection closes when the last handle is dropped; an unbind
         // first tells the server so instead of leaving it to notice.
         let _ = ldap.unbind().await;
@@ -284,11 +298,11 @@ impl Directory {
         Fut: Future<Output = Result<T, LdapError>>,
     {
         let lease = self.service.get(&self.connector).await?;
-        let outcome = self.watched(&lease, run(lease.ldap.clone())).await;
+        let outcome = self.watched(operation, &lease, run(lease.ldap.clone())).await;
         match outcome {
             Err(e) if connection_lost(&e) && retry => {
                 let lease = self.service.replace(&self.connector, &lease).await?;
-                let outcome = self.watched(&lease, run(lease.ldap.clone())).await;
+                let outcome = self.watched(operation, &lease, run(lease.ldap.clone())).await;
                 outcome.map_err(|e| DirectoryError::from_client(operation, e))
             }
             other => other.map_err(|e| DirectoryError::from_client(operation, e)),
@@ -299,11 +313,14 @@ impl Directory {
     /// connection if the operation fails with it or is cancelled.
     async fn watched<T>(
         &self,
+        name: &'static str,
         lease: &Lease,
         operation: impl Future<Output = Result<T, LdapError>>,
     ) -> Result<T, LdapError> {
         let mut guard = DiscardUnlessDone { service: &self.service, lease, done: false };
+        let started = Instant::now();
         let outcome = operation.await;
+        self.metrics.ldap_operation(name, outcome.is_ok(), started.elapsed());
         guard.done = match &outcome {
             Ok(_) => true,
             Err(e) if connection_lost(e) || matches!(e, LdapError::Timeout { .. }) => {

@@ -116,6 +116,17 @@ impl ServicePool {
         Ok(Lease { ldap, server, generation, slot })
     }
 
+    /// How many connections are open. A slot busy opening one counts as open.
+    pub(crate) fn open_connections(&self) -> usize {
+        let open = |slot: &Slot| {
+            let discarded = slot.discarded.load(Ordering::Acquire);
+            slot.current.try_lock().map_or(true, |mut current| {
+                current.as_mut().is_some_and(|c| c.generation > discarded && !c.ldap.is_closed())
+            })
+        };
+        self.slots.iter().filter(|slot| open(slot)).count()
+    }
+
     /// Marks the lease's connection as not to be used again; its slot opens
     /// a new one when next asked. Takes no lock, so it can run in a `Drop`.
     pub(crate) fn discard(&self, lease: &Lease) {

@@ -23,10 +23,11 @@ use crate::service::{Service, truncated};
 /// Which listener a handler serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Prosody's API; with `health` also `/health` and `/ready`, when no
-    /// admin listener is configured.
+    /// Prosody's API; with `health` also `/health`, `/ready` and
+    /// `/metrics`, when no admin listener is configured.
     Api { health: bool },
-    /// `http.admin_listen`: `/health` and `/ready` only, without credentials.
+    /// `http.admin_listen`: `/health`, `/ready` and `/metrics` only, without
+    /// credentials.
     Admin,
 }
 
@@ -90,16 +91,19 @@ impl Handler {
                     response::unavailable()
                 }
             };
-        log(&record, response.status().as_u16(), started.elapsed());
+        let status = response.status().as_u16();
+        log(&record, status, started.elapsed());
+        self.service.count_request(record.method_label(), record.outcome, status);
         response
     }
 
-    /// `/health` (the process answers) and `/ready` (the directory answers),
-    /// where this listener serves them; on the admin listener, a 404 for
-    /// anything else. Probes come every few seconds: they log at debug only.
+    /// `/health` (the process answers), `/ready` (the directory answers)
+    /// and `/metrics`, where this listener serves them; on the admin
+    /// listener, a 404 for anything else. Probes and scrapes come every few
+    /// seconds: they log at debug only.
     async fn health(&self, request: &Request<Incoming>) -> Option<Response<Body>> {
         let path = request.uri().path();
-        let probe = path == "/health" || path == "/ready";
+        let probe = matches!(path, "/health" | "/ready" | "/metrics");
         let response = match self.role {
             Role::Admin if !probe => response::not_found(),
             Role::Admin => self.probe(path).await,
@@ -120,10 +124,12 @@ impl Handler {
         Some(response)
     }
 
-    /// The answer to `/health` or `/ready`.
+    /// The answer to `/health`, `/ready` or `/metrics`.
     async fn probe(&self, path: &str) -> Response<Body> {
-        if path == "/health" {
-            return response::health("ok\n");
+        match path {
+            "/health" => return response::health("ok\n"),
+            "/metrics" => return response::metrics(self.service.metrics()),
+            _ => {}
         }
         match tokio::time::timeout(self.deadline, self.service.ready()).await {
             Ok(Ok(())) => response::health("ready\n"),
@@ -231,6 +237,15 @@ impl Handler {
 }
 
 impl Record {
+    /// The method for the metrics: only names of the protocol's methods,
+    /// never a path segment a client made up.
+    fn method_label(&self) -> &'static str {
+        match &self.method {
+            Some(name) => Method::from_name(name).map_or("unsupported", Method::name),
+            None => "none",
+        }
+    }
+
     fn bad_request(&mut self, why: String) -> Response<Body> {
         let response = response::bad_request(&why);
         self.outcome = "bad-request";

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::service::Service;
 use handler::{Handler, Role};
 
@@ -48,7 +49,9 @@ pub async fn serve_with_reloads(
     mut reloads: mpsc::Receiver<Settings>,
 ) {
     let has_admin = admin.is_some();
-    let current = Arc::new(RwLock::new(handlers_for(settings, has_admin)));
+    // One set of metrics for the life of the process, across reloads.
+    let metrics = Arc::new(Metrics::new());
+    let current = Arc::new(RwLock::new(handlers_for(settings, has_admin, &metrics)));
     // One task accepts on each listener; all of them feed one queue.
     let (accepted_tx, mut accepted) = mpsc::channel(64);
     let api = Role::Api { health: !has_admin };
@@ -65,7 +68,7 @@ pub async fn serve_with_reloads(
         let (stream, role) = tokio::select! {
             Some(connection) = accepted.recv() => connection,
             Some(settings) = reloads.recv() => {
-                *current.write().unwrap_or_else(|e| e.into_inner()) = handlers_for(settings, has_admin);
+                *current.write().unwrap_or_else(|e| e.into_inner()) = handlers_for(settings, has_admin, &metrics);
                 info!("configuration reloaded");
                 continue;
             }
@@ -88,8 +91,10 @@ pub async fn serve_with_reloads(
             .keep_alive(false)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
+                metrics.rejected_connection();
                 // hyper answered or dropped it itself (a header block too
                 // large or malformed, or too slow to arrive), so the handler
                 // never saw a request: this is its one log line. hyper's
@@ -136,9 +141,9 @@ struct Handlers {
     admin: Arc<Handler>,
 }
 
-fn handlers_for(settings: Settings, has_admin: bool) -> Arc<Handlers> {
+fn handlers_for(settings: Settings, has_admin: bool, metrics: &Arc<Metrics>) -> Arc<Handlers> {
     let http = settings.http.clone();
-    let service = Arc::new(Service::new(settings));
+    let service = Arc::new(Service::new(settings, metrics.clone()));
     Arc::new(Handlers {
         api: Arc::new(Handler::new(service.clone(), &http, Role::Api { health: !has_admin })),
         admin: Arc::new(Handler::new(service, &http, Role::Admin)),

@@ -38,6 +38,13 @@ pub fn health(body: &'static str) -> Response<Body> {
     text(StatusCode::OK, body)
 }
 
+/// `/metrics`.
+pub fn metrics(text: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
+    response
+}
+
 pub fn not_found() -> Response<Body> {
     text(StatusCode::NOT_FOUND, "not found\n")
 }

@@ -1,0 +1,221 @@
+//! The counters behind `GET /metrics`, in the Prometheus (OpenMetrics) text
+//! format. One set lives for the whole process, across reloads, so that a
+//! reload does not reset them.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+/// The media type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    outcome: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+    /// `ok` when the directory answered (whatever the result code), `error`
+    /// when it did not: a timeout or a lost connection.
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerLabels {
+    server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnswerLabels {
+    answer: &'static str,
+}
+
+type Latencies = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    rejected_connections: Counter,
+    ldap_operations: Latencies,
+    ldap_server_up: Family<ServerLabels, Gauge>,
+    service_connections: Gauge,
+    user_binds_in_flight: Gauge,
+    user_exists_cache: Family<AnswerLabels, Counter>,
+    logins_answered_early: Family<AnswerLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("auth_http_ldap");
+        let requests = Family::default();
+        registry.register(
+            "requests",
+            "Requests answered, by method, outcome and HTTP status",
+            requests.clone(),
+        );
+        let rejected_connections = Counter::default();
+        registry.register(
+            "rejected_connections",
+            "Connections closed before a request was read: too slow, too large, or not HTTP",
+            rejected_connections.clone(),
+        );
+        // From 100 µs to about 6.5 s, doubling.
+        let ldap_operations: Latencies =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 17)));
+        registry.register_with_unit(
+            "ldap_operation_duration",
+            "LDAP operations by kind; a user bind includes opening its connection",
+            Unit::Seconds,
+            ldap_operations.clone(),
+        );
+        let ldap_server_up = Family::default();
+        registry.register(
+            "ldap_server_up",
+            "1 for a directory server in use, 0 for one passed over after a failure",
+            ldap_server_up.clone(),
+        );
+        let service_connections = Gauge::default();
+        registry.register(
+            "ldap_service_connections",
+            "Open connections of the service account's pool",
+            service_connections.clone(),
+        );
+        let user_binds_in_flight = Gauge::default();
+        registry.register(
+            "ldap_user_binds_in_flight",
+            "User binds under way, each on a connection of its own",
+            user_binds_in_flight.clone(),
+        );
+        let user_exists_cache = Family::default();
+        registry.register(
+            "user_exists_cache",
+            "user_exists answers by source: hit (fresh from the cache), miss (asked the directory), stale (from the cache during an outage)",
+            user_exists_cache.clone(),
+        );
+        let logins_answered_early = Family::default();
+        registry.register(
+            "logins_answered_early",
+            "Logins answered without the directory: throttled-user, throttled-address, recently-refused, recently-accepted",
+            logins_answered_early.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            rejected_connections,
+            ldap_operations,
+            ldap_server_up,
+            service_connections,
+            user_binds_in_flight,
+            user_exists_cache,
+            logins_answered_early,
+        }
+    }
+
+    pub fn request(&self, method: &'static str, outcome: &'static str, status: u16) {
+        self.requests.get_or_create(&RequestLabels { method, outcome, status }).inc();
+    }
+
+    pub fn rejected_connection(&self) {
+        self.rejected_connections.inc();
+    }
+
+    pub fn ldap_operation(&self, operation: &'static str, answered: bool, took: Duration) {
+        let result = if answered { "ok" } else { "error" };
+        self.ldap_operations
+            .get_or_create(&OperationLabels { operation, result })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn user_exists_cache(&self, answer: &'static str) {
+        self.user_exists_cache.get_or_create(&AnswerLabels { answer }).inc();
+    }
+
+    pub fn login_answered_early(&self, answer: &'static str) {
+        self.logins_answered_early.get_or_create(&AnswerLabels { answer }).inc();
+    }
+
+    /// Counts a user bind as under way until the returned guard is dropped.
+    pub fn user_bind_started(&self) -> InFlight<'_> {
+        self.user_binds_in_flight.inc();
+        InFlight(&self.user_binds_in_flight)
+    }
+
+    /// Sets the gauges read from the directory's state at scrape time.
+    pub fn set_directory_state(&self, servers: &[(String, bool)], service_connections: usize) {
+        // Servers a reload removed must not linger.
+        self.ldap_server_up.clear();
+        for (server, up) in servers {
+            self.ldap_server_up.get_or_create(&ServerLabels { server: server.clone() }).set(i64::from(*up));
+        }
+        self.service_connections.set(service_connections as i64);
+    }
+
+    /// Everything, in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Decrements a gauge when dropped, however the work it counts ends.
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_family_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.request("check_password", "true", 200);
+        metrics.request("check_password", "true", 200);
+        metrics.ldap_operation("search", true, Duration::from_micros(300));
+        metrics.user_exists_cache("stale");
+        metrics.set_directory_state(&[("ldap://a:389".into(), true), ("ldap://b:389".into(), false)], 3);
+        let text = metrics.render();
+        for line in [
+            r#"auth_http_ldap_requests_total{method="check_password",outcome="true",status="200"} 2"#,
+            r#"auth_http_ldap_ldap_operation_duration_seconds_bucket{le="0.0004",operation="search",result="ok"} 1"#,
+            r#"auth_http_ldap_ldap_operation_duration_seconds_count{operation="search",result="ok"} 1"#,
+            r#"auth_http_ldap_user_exists_cache_total{answer="stale"} 1"#,
+            r#"auth_http_ldap_ldap_server_up{server="ldap://b:389"} 0"#,
+            "auth_http_ldap_ldap_service_connections 3",
+            "# EOF",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_bind_in_flight_is_counted_until_it_ends() {
+        let metrics = Metrics::new();
+        let bind = metrics.user_bind_started();
+        assert!(metrics.render().contains("auth_http_ldap_ldap_user_binds_in_flight 1\n"));
+        drop(bind);
+        assert!(metrics.render().contains("auth_http_ldap_ldap_user_binds_in_flight 0\n"));
+    }
+}
