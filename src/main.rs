@@ -110,7 +110,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
         // The bound addresses, which differ from http.listen where a port is 0.
         for listener in &listeners {
             if let Ok(listen) = listener.local_addr() {
-                info!(%listen, from, directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+                info!(%listen, from, https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
             }
         }
         for warning in settings.warnings() {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use super::check::{check_host, check_limits, check_log_level, check_password_transport, resolve_secrets};
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
 use super::presets::preset_figment;
-use super::tls::resolve_tls;
+use super::tls::{resolve_http_tls, resolve_tls};
 use super::{Cache, HostSettings, Hosts, Http, Ldap, Log, Logins, Operations, Register, Settings, Users};
 
 /// Where the service looks for its configuration when `--config` is not given.
@@ -111,6 +111,7 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     let (mut http, mut ldap) = (file.http, file.ldap);
     resolve_secrets(figment, &mut http, &mut ldap, &mut problems);
     resolve_tls(figment, &mut ldap, &mut problems);
+    resolve_http_tls(figment, &mut http, &mut problems);
     check_limits(figment, &http, &ldap, &mut problems);
     check_log_level(figment, &file.log.level, &mut problems);
     if let Some(hosts) = &hosts {

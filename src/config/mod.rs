@@ -16,6 +16,7 @@ mod tls;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,7 @@ impl Hosts {
 impl Settings {
     /// Settings that are allowed but weaken security, to be logged at every start.
     pub fn warnings(&self) -> Vec<String> {
-        tls::warnings(&self.ldap)
+        tls::warnings(&self.http, &self.ldap)
     }
 
     /// The settings for one XMPP domain, or `None` when the domain is not served.
@@ -107,6 +108,13 @@ pub struct Http {
     pub request_timeout: Duration,
     /// Largest accepted request body. Default `8192`.
     pub max_body_bytes: usize,
+    /// A certificate chain (PEM) and its key: `listen` then speaks HTTPS.
+    /// Default: none (plain HTTP).
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Built from the two files above when the configuration is read.
+    #[serde(skip)]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -360,6 +368,9 @@ impl Default for Http {
             api_credentials: None,
             request_timeout: defaults::request_timeout(),
             max_body_bytes: defaults::max_body_bytes(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls: None,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! TLS to the directory as configured: the certificates read from their
-//! files, and the rule that passwords do not cross the network in clear.
+//! TLS as configured, to the directory and on the API listener: the
+//! certificates read from their files, and the rule that passwords do not
+//! cross the network in clear.
 
 use std::fmt;
 use std::path::Path;
@@ -9,8 +10,8 @@ use figment::Figment;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::Ldap;
 use super::error::{Problem, problem};
+use super::{Http, Ldap};
 use crate::directory::tls::TlsSetupError;
 
 /// The certificates and key the configuration names, parsed.
@@ -113,6 +114,32 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
     }
 }
 
+/// Reads the API listener's certificate and key, and builds its TLS
+/// configuration.
+pub(super) fn resolve_http_tls(figment: &Figment, http: &mut Http, problems: &mut Vec<Problem>) {
+    match (&http.tls_cert_file, &http.tls_key_file) {
+        (Some(cert), Some(key)) => match (read_certificates(cert), read_key(key)) {
+            (Ok(chain), Ok(key)) => match crate::http::tls::server_config(chain, key) {
+                Ok(config) => http.tls = Some(config),
+                Err(e) => problems.push(problem(
+                    figment,
+                    "http.tls_key_file",
+                    &format!("does not go with http.tls_cert_file: {e}"),
+                )),
+            },
+            (Err(e), _) => problems.push(problem(figment, "http.tls_cert_file", &e)),
+            (_, Err(e)) => problems.push(problem(figment, "http.tls_key_file", &e)),
+        },
+        (Some(_), None) => {
+            problems.push(problem(figment, "http.tls_key_file", "required with http.tls_cert_file"))
+        }
+        (None, Some(_)) => {
+            problems.push(problem(figment, "http.tls_cert_file", "required with http.tls_key_file"))
+        }
+        (None, None) => {}
+    }
+}
+
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
@@ -140,8 +167,24 @@ fn clear_text_to_other_machines(ldap: &Ldap) -> Vec<&str> {
 
 /// What an operator should hear about at every start: settings that are
 /// allowed but weaken security.
-pub(super) fn warnings(ldap: &Ldap) -> Vec<String> {
+pub(super) fn warnings(http: &Http, ldap: &Ldap) -> Vec<String> {
     let mut warnings = Vec::new();
+    if http.tls.is_none() {
+        let exposed: Vec<String> = http
+            .listen
+            .0
+            .iter()
+            .filter(|address| !address.ip().is_loopback())
+            .map(|a| a.to_string())
+            .collect();
+        if !exposed.is_empty() {
+            warnings.push(format!(
+                "http.listen includes {} without TLS: passwords from Prosody cross the network in clear \
+                 text; set http.tls_cert_file and http.tls_key_file",
+                exposed.join(", ")
+            ));
+        }
+    }
     if ldap.tls_insecure_skip_verify {
         warnings.push(
             "ldap.tls_insecure_skip_verify is on: the directory's certificate is not checked, so anyone \

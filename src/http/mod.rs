@@ -6,6 +6,7 @@ mod basic_auth;
 mod handler;
 mod params;
 mod response;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 use crate::config::Settings;
@@ -75,7 +77,10 @@ pub async fn serve_with_reloads(
             () = &mut shutdown => break,
         };
         let handlers = current.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let handler = if role == Role::Admin { handlers.admin.clone() } else { handlers.api.clone() };
+        let (handler, tls) = match role {
+            Role::Admin => (handlers.admin.clone(), None),
+            Role::Api { .. } => (handlers.api.clone(), handlers.tls.clone()),
+        };
         let header_read_timeout = handler.deadline();
         let client = stream.peer_addr().ok().map(|address| address.ip());
         let service = service_fn(move |request| {
@@ -85,15 +90,35 @@ pub async fn serve_with_reloads(
         // Prosody opens a connection per request and never reuses it, so the
         // server closes it after the answer. Without the timer, hyper's
         // header-read timeout is silently off.
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .keep_alive(false)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(false);
+        let watcher = graceful.watcher();
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                // The handshake has the header block's deadline: a client
+                // that stalls in it holds a connection no longer than one
+                // that stalls in its headers.
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
+                        }
+                        Ok(Err(error)) => {
+                            metrics.rejected_connection();
+                            info!(%error, outcome = "rejected", "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            metrics.rejected_connection();
+                            info!(outcome = "rejected", "TLS handshake not finished in time");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = served {
                 metrics.rejected_connection();
                 // hyper answered or dropped it itself (a header block too
                 // large or malformed, or too slow to arrive), so the handler
@@ -139,6 +164,8 @@ async fn accept(listener: TcpListener, role: Role, queue: mpsc::Sender<(TcpStrea
 struct Handlers {
     api: Arc<Handler>,
     admin: Arc<Handler>,
+    /// For the API listeners, when `http.tls_cert_file` is set.
+    tls: Option<TlsAcceptor>,
 }
 
 fn handlers_for(settings: Settings, has_admin: bool, metrics: &Arc<Metrics>) -> Arc<Handlers> {
@@ -147,5 +174,6 @@ fn handlers_for(settings: Settings, has_admin: bool, metrics: &Arc<Metrics>) -> 
     Arc::new(Handlers {
         api: Arc::new(Handler::new(service.clone(), &http, Role::Api { health: !has_admin })),
         admin: Arc::new(Handler::new(service, &http, Role::Admin)),
+        tls: http.tls.map(TlsAcceptor::from),
     })
 }

@@ -205,7 +205,7 @@ pub async fn send(addr: SocketAddr, request: &[u8]) -> Reply {
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> Reply {
+pub fn parse(raw: &[u8]) -> Reply {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
