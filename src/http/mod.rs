@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
@@ -30,6 +30,16 @@ use handler::{Handler, Role};
 /// How long requests in flight may take to finish once shutdown begins,
 /// beyond their own deadline.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// The most a connection may buffer, and the largest request line and
+/// headers accepted (431 past it). Prosody's are a few KB at most (a 1023-byte user name
+/// and a long password, percent-encoded), and hyper's own limit of about
+/// 400 KB would let each slow client hold that much memory.
+const MAX_CONNECTION_BUFFER: usize = 64 * 1024;
+
+/// Connections open at once on the admin listener: enough for any number
+/// of probes and scrapes, and a bound on what they can hold.
+const ADMIN_CONNECTIONS: usize = 64;
 
 /// Serves on `listener` until `shutdown` completes, then lets requests in
 /// flight finish (within a bound) and returns.
@@ -53,21 +63,28 @@ pub async fn serve_with_reloads(
     let has_admin = admin.is_some();
     // One set of metrics for the life of the process, across reloads.
     let metrics = Arc::new(Metrics::new());
+    // Fixed for the life of the listeners, like their addresses.
+    let max_connections = settings.http.max_connections;
     let current = Arc::new(RwLock::new(handlers_for(settings, has_admin, &metrics)));
     // One task accepts on each listener; all of them feed one queue.
     let (accepted_tx, mut accepted) = mpsc::channel(64);
     let api = Role::Api { health: !has_admin };
+    // The API listeners share one bound on open connections, which bounds
+    // the memory that slow or idle clients can hold; the admin listener has
+    // its own, so probes still get through while the API is flooded.
+    let api_slots = Arc::new(Semaphore::new(max_connections));
+    let admin_slots = Arc::new(Semaphore::new(ADMIN_CONNECTIONS));
     let acceptors: Vec<_> = listeners
         .into_iter()
-        .map(|listener| (listener, api))
-        .chain(admin.map(|admin| (admin, Role::Admin)))
-        .map(|(listener, role)| tokio::spawn(accept(listener, role, accepted_tx.clone())))
+        .map(|listener| (listener, api, api_slots.clone()))
+        .chain(admin.map(|admin| (admin, Role::Admin, admin_slots)))
+        .map(|(listener, role, slots)| tokio::spawn(accept(listener, role, slots, accepted_tx.clone())))
         .collect();
     drop(accepted_tx);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, role) = tokio::select! {
+        let (stream, role, slot) = tokio::select! {
             Some(connection) = accepted.recv() => connection,
             Some(settings) = reloads.recv() => {
                 *current.write().unwrap_or_else(|e| e.into_inner()) = handlers_for(settings, has_admin, &metrics);
@@ -91,10 +108,16 @@ pub async fn serve_with_reloads(
         // server closes it after the answer. Without the timer, hyper's
         // header-read timeout is silently off.
         let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(false);
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .keep_alive(false)
+            .max_header_size(MAX_CONNECTION_BUFFER)
+            .max_buf_size(MAX_CONNECTION_BUFFER);
         let watcher = graceful.watcher();
         let metrics = metrics.clone();
         tokio::spawn(async move {
+            // Held until the connection ends.
+            let _slot = slot;
             let served = match tls {
                 None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
                 // The handshake has the header block's deadline: a client
@@ -141,12 +164,20 @@ pub async fn serve_with_reloads(
     }
 }
 
-/// Accepts connections on `listener` for as long as the queue is read.
-async fn accept(listener: TcpListener, role: Role, queue: mpsc::Sender<(TcpStream, Role)>) {
+/// Accepts connections on `listener` for as long as the queue is read, each
+/// once a slot is free: at the limit, new connections wait in the kernel's
+/// queue.
+async fn accept(
+    listener: TcpListener,
+    role: Role,
+    slots: Arc<Semaphore>,
+    queue: mpsc::Sender<(TcpStream, Role, OwnedSemaphorePermit)>,
+) {
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         match listener.accept().await {
             Ok((stream, _)) => {
-                if queue.send((stream, role)).await.is_err() {
+                if queue.send((stream, role, slot)).await.is_err() {
                     return;
                 }
             }

@@ -340,4 +340,31 @@ impl RunningBinary {
     pub fn pid(&self) -> u32 {
         self.process.0.id()
     }
+
+    /// The address of the first API listener, once the service has logged it.
+    pub async fn api_address(&self) -> SocketAddr {
+        for _ in 0..200 {
+            let log = self.log();
+            let listening = log.lines().filter(|line| line.contains("from=")).find_map(|line| {
+                let start = line.find("listen=")? + "listen=".len();
+                line[start..].split_whitespace().next()?.parse().ok()
+            });
+            if let Some(address) = listening {
+                return address;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the service did not report its address:\n{}", self.log());
+    }
+
+    /// A line of /proc/PID/status, in kB: `VmRSS` now, `VmHWM` at its peak.
+    pub fn memory_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("process status");
+        status
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix(" kB")?.parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no {field} in\n{status}"))
+    }
 }

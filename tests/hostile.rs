@@ -1,0 +1,111 @@
+//! Clients that hold connections open: a slow header block is cut off at the
+//! deadline, thousands of idle connections neither stop others from being
+//! answered nor make memory grow without bound, and past
+//! `http.max_connections` new connections wait rather than pile up.
+//! (Malformed requests and huge headers: tests/http_layer.rs.)
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use support::{Bridge, RunningBinary, Slapd};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PARTIAL: &[u8] = b"GET /user_exists?user=romeo&server=example.com HTTP/1.1\r\nHost: x\r\n";
+const WHOLE: &[u8] = b"GET /user_exists?user=romeo&server=example.com HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Waits until the server closes `stream`; what it sent first, if anything.
+async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut seen)).await;
+    assert!(read.is_ok(), "the connection was still open after {within:?}");
+    seen
+}
+
+#[tokio::test]
+async fn a_header_block_sent_byte_by_byte_is_cut_off_at_the_deadline() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "[http]\nrequest_timeout = \"1s\"").await;
+    let mut stream = TcpStream::connect(bridge.addr).await.unwrap();
+    let started = Instant::now();
+    // One byte every 100 ms: each arrives well within any per-read timeout.
+    let (mut reader, mut writer) = stream.split();
+    let trickle = async {
+        for byte in PARTIAL.iter().cycle() {
+            if writer.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let mut seen = Vec::new();
+    tokio::select! {
+        _ = trickle => {}
+        _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut seen)) => {}
+    }
+    let held = started.elapsed();
+    assert!(held < Duration::from_millis(2500), "a slow client held its connection for {held:?}");
+    assert!(!String::from_utf8_lossy(&seen).contains("true"), "{seen:?}");
+    // Others are answered as before.
+    bridge.user_exists("romeo").await.assert_answer(true);
+}
+
+async fn open_idle(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(PARTIAL).await.expect("partial request");
+        idle.push(stream);
+    }
+    idle
+}
+
+#[tokio::test]
+async fn thousands_of_idle_connections_leave_others_answered_and_memory_bounded() {
+    let slapd = Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let settings = "[http]\nrequest_timeout = \"3s\"\nmax_connections = 3000";
+    std::fs::write(&config, support::config(&slapd, settings)).unwrap();
+    let service = RunningBinary::start(&config, &[]);
+    let addr = service.api_address().await;
+    let answer = support::send(addr, WHOLE).await;
+    assert_eq!((answer.status, answer.text()), (200, "true"));
+    let before = service.memory_kb("VmRSS");
+
+    let mut idle = open_idle(addr, 2000).await;
+    let started = Instant::now();
+    let answer = support::send(addr, WHOLE).await;
+    assert_eq!((answer.status, answer.text()), (200, "true"));
+    assert!(started.elapsed() < Duration::from_secs(1), "answered after {:?}", started.elapsed());
+    let peak = service.memory_kb("VmHWM");
+    eprintln!("resident memory: {before} kB before, {peak} kB at the peak with 2000 idle connections");
+    // About 10 kB per connection; hyper's default buffer would allow 400 kB.
+    assert!(peak < before + 2000 * 64, "{before} kB before, {peak} kB with 2000 idle connections");
+
+    // Every one of them is closed by the header deadline, without an answer.
+    for stream in idle.iter_mut().step_by(100) {
+        let seen = closed_by_server(stream, Duration::from_secs(6)).await;
+        assert!(!String::from_utf8_lossy(&seen).contains("true"));
+    }
+    let answer = support::send(addr, WHOLE).await;
+    assert_eq!((answer.status, answer.text()), (200, "true"));
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_new_connections_wait_their_turn() {
+    let slapd = Slapd::start();
+    let settings = "[http]\nrequest_timeout = \"1s\"\nmax_connections = 20";
+    let bridge = Bridge::for_directory(&slapd, settings).await;
+    let _idle = open_idle(bridge.addr, 20).await;
+    // Queued by the kernel until the idle ones reach their deadline: answered
+    // late, not refused.
+    let started = Instant::now();
+    let answer = support::send(bridge.addr, WHOLE).await;
+    assert_eq!((answer.status, answer.text()), (200, "true"));
+    let waited = started.elapsed();
+    assert!(waited > Duration::from_millis(500), "answered at once ({waited:?}): the limit did nothing");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+}
