@@ -5,12 +5,14 @@
 //! - [`config`]: reads and checks the configuration; the only module that
 //!   touches files and the environment.
 //! - [`http`]: the hyper server: routing on the last path segment, parameters,
-//!   API credentials, deadlines, and the mapping from outcomes to responses.
+//!   API credentials, deadlines, connection limits, TLS, and the mapping from
+//!   outcomes to responses.
 //! - [`protocol`]: the mod_auth_http methods and their outcomes.
 //! - [`service`]: one call turned into directory operations for its host.
 //! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
 //! - [`logins`]: throttling and remembered passwords, so that failed logins
 //!   do not lock accounts.
+//! - [`metrics`]: the counters behind `/metrics`.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
 //! - [`systemd`]: socket activation and readiness notifications.
