@@ -4,7 +4,7 @@
 
 mod basic_auth;
 mod handler;
-mod params;
+pub mod params;
 mod response;
 pub mod tls;
 
