@@ -25,16 +25,26 @@ const MAX_USER_BYTES: usize = 1023;
 pub struct Service {
     settings: Settings,
     directory: Directory,
-    user_exists_cache: UserExistsCache,
-    logins: LoginGuard,
+    user_exists_cache: Arc<UserExistsCache>,
+    logins: Arc<LoginGuard>,
     metrics: Arc<Metrics>,
 }
 
 impl Service {
-    pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Self {
+    /// A service for `settings`. On a reload, `previous` is the one it
+    /// replaces: its user_exists answers and login failures carry over when
+    /// their settings did not change, so that a reload during an outage
+    /// (to point `ldap.url` elsewhere, say) does not forget who exists.
+    pub fn new(settings: Settings, metrics: Arc<Metrics>, previous: Option<&Service>) -> Self {
         let directory = Directory::new(&settings.ldap, metrics.clone());
-        let user_exists_cache = UserExistsCache::new(&settings.cache);
-        let logins = LoginGuard::new(&settings.logins);
+        let user_exists_cache = match previous {
+            Some(previous) if previous.settings.cache == settings.cache => previous.user_exists_cache.clone(),
+            _ => Arc::new(UserExistsCache::new(&settings.cache)),
+        };
+        let logins = match previous {
+            Some(previous) if previous.settings.logins == settings.logins => previous.logins.clone(),
+            _ => Arc::new(LoginGuard::new(&settings.logins)),
+        };
         Service { settings, directory, user_exists_cache, logins, metrics }
     }
 

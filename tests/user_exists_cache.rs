@@ -105,3 +105,33 @@ async fn stale_answers_end_with_their_window() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(bridge.user_exists("romeo").await.status, 503);
 }
+
+#[tokio::test]
+async fn a_reload_during_an_outage_keeps_what_is_known() {
+    let mut slapd = Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let config = support::config(&slapd, &cache("5m", "5m", "24h"));
+    std::fs::write(&path, &config).unwrap();
+    let service = support::RunningBinary::start(&path, &[]);
+    let addr = service.api_address().await;
+    let user_exists = || async move {
+        let request = "GET /user_exists?user=romeo&server=example.com HTTP/1.1\r\nHost: x\r\n\r\n";
+        support::send(addr, request.as_bytes()).await
+    };
+    user_exists().await.assert_answer(true);
+    slapd.stop();
+    // The operator changes something else (here, the timeout) and reloads.
+    std::fs::write(&path, config.replace("timeout = \"1s\"", "timeout = \"900ms\"")).unwrap();
+    let hangup = std::process::Command::new("kill").arg("-HUP").arg(service.pid().to_string()).status();
+    assert!(hangup.unwrap().success());
+    for _ in 0..100 {
+        if service.log().contains("configuration reloaded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(service.log().contains("configuration reloaded"), "{}", service.log());
+    // The fresh answer from before the reload still serves.
+    user_exists().await.assert_answer(true);
+}

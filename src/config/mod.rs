@@ -268,7 +268,7 @@ pub struct Register {
     pub password: RegisterPassword,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cache {
     /// How long a `true` from user_exists is reused. `0s` turns the cache
@@ -300,7 +300,7 @@ impl Default for Cache {
 }
 
 /// What keeps failed logins from locking accounts in the directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Logins {
     /// A user with this many failed logins within `failure_window` is

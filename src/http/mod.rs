@@ -65,7 +65,7 @@ pub async fn serve_with_reloads(
     let metrics = Arc::new(Metrics::new());
     // Fixed for the life of the listeners, like their addresses.
     let max_connections = settings.http.max_connections;
-    let current = Arc::new(RwLock::new(handlers_for(settings, has_admin, &metrics)));
+    let current = Arc::new(RwLock::new(handlers_for(settings, has_admin, &metrics, None)));
     // One task accepts on each listener; all of them feed one queue.
     let (accepted_tx, mut accepted) = mpsc::channel(64);
     let api = Role::Api { health: !has_admin };
@@ -87,7 +87,8 @@ pub async fn serve_with_reloads(
         let (stream, role, slot) = tokio::select! {
             Some(connection) = accepted.recv() => connection,
             Some(settings) = reloads.recv() => {
-                *current.write().unwrap_or_else(|e| e.into_inner()) = handlers_for(settings, has_admin, &metrics);
+                let mut in_use = current.write().unwrap_or_else(|e| e.into_inner());
+                *in_use = handlers_for(settings, has_admin, &metrics, Some(&in_use.service));
                 info!("configuration reloaded");
                 continue;
             }
@@ -193,16 +194,24 @@ async fn accept(
 /// The handlers of one configuration, sharing one service.
 #[derive(Clone)]
 struct Handlers {
+    service: Arc<Service>,
     api: Arc<Handler>,
     admin: Arc<Handler>,
     /// For the API listeners, when `http.tls_cert_file` is set.
     tls: Option<TlsAcceptor>,
 }
 
-fn handlers_for(settings: Settings, has_admin: bool, metrics: &Arc<Metrics>) -> Arc<Handlers> {
+/// The handlers of `settings`; `previous` is the service they replace on a reload.
+fn handlers_for(
+    settings: Settings,
+    has_admin: bool,
+    metrics: &Arc<Metrics>,
+    previous: Option<&Service>,
+) -> Arc<Handlers> {
     let http = settings.http.clone();
-    let service = Arc::new(Service::new(settings, metrics.clone()));
+    let service = Arc::new(Service::new(settings, metrics.clone(), previous));
     Arc::new(Handlers {
+        service: service.clone(),
         api: Arc::new(Handler::new(service.clone(), &http, Role::Api { health: !has_admin })),
         admin: Arc::new(Handler::new(service, &http, Role::Admin)),
         tls: http.tls.map(TlsAcceptor::from),
