@@ -20,12 +20,13 @@ pub struct TlsMaterial {
     /// From `ldap.ca_file`; `None` means the system's roots.
     pub ca_certs: Option<Arc<Vec<CertificateDer<'static>>>>,
     /// From `ldap.client_cert_file` and `ldap.client_key_file`.
-    pub client_identity: Option<Arc<ClientIdentity>>,
+    pub client_identity: Option<Arc<Identity>>,
     /// Built from the above when any server uses TLS.
     pub client_config: Option<Arc<rustls::ClientConfig>>,
 }
 
-pub struct ClientIdentity {
+/// A certificate chain and its private key.
+pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
 }
@@ -87,19 +88,10 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
             Err(e) => problems.push(problem(figment, "ldap.ca_file", &e)),
         }
     }
-    match (&ldap.client_cert_file, &ldap.client_key_file) {
-        (Some(cert), Some(key)) => match (read_certificates(cert), read_key(key)) {
-            (Ok(chain), Ok(key)) => ldap.tls.client_identity = Some(Arc::new(ClientIdentity { chain, key })),
-            (Err(e), _) => problems.push(problem(figment, "ldap.client_cert_file", &e)),
-            (_, Err(e)) => problems.push(problem(figment, "ldap.client_key_file", &e)),
-        },
-        (Some(_), None) => {
-            problems.push(problem(figment, "ldap.client_key_file", "required with ldap.client_cert_file"))
-        }
-        (None, Some(_)) => {
-            problems.push(problem(figment, "ldap.client_cert_file", "required with ldap.client_key_file"))
-        }
-        (None, None) => {}
+    let client_files =
+        [("ldap.client_cert_file", &ldap.client_cert_file), ("ldap.client_key_file", &ldap.client_key_file)];
+    if let Some(identity) = read_identity(figment, client_files, problems) {
+        ldap.tls.client_identity = Some(Arc::new(identity));
     }
     if encrypted_somewhere && problems.is_empty() {
         match crate::directory::tls::client_config(&ldap.tls, ldap.tls_insecure_skip_verify) {
@@ -117,27 +109,35 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
 /// Reads the API listener's certificate and key, and builds its TLS
 /// configuration.
 pub(super) fn resolve_http_tls(figment: &Figment, http: &mut Http, problems: &mut Vec<Problem>) {
-    match (&http.tls_cert_file, &http.tls_key_file) {
+    let files = [("http.tls_cert_file", &http.tls_cert_file), ("http.tls_key_file", &http.tls_key_file)];
+    let Some(Identity { chain, key }) = read_identity(figment, files, problems) else { return };
+    match crate::http::tls::server_config(chain, key) {
+        Ok(config) => http.tls = Some(config),
+        Err(e) => {
+            let message = format!("does not go with http.tls_cert_file: {e}");
+            problems.push(problem(figment, "http.tls_key_file", &message))
+        }
+    }
+}
+
+/// A certificate chain and its key from a pair of keys naming their files:
+/// both or neither must be set. `None` when neither is, or on a problem.
+fn read_identity(
+    figment: &Figment,
+    [(cert_key, cert), (key_key, key)]: [(&str, &Option<std::path::PathBuf>); 2],
+    problems: &mut Vec<Problem>,
+) -> Option<Identity> {
+    match (cert, key) {
         (Some(cert), Some(key)) => match (read_certificates(cert), read_key(key)) {
-            (Ok(chain), Ok(key)) => match crate::http::tls::server_config(chain, key) {
-                Ok(config) => http.tls = Some(config),
-                Err(e) => problems.push(problem(
-                    figment,
-                    "http.tls_key_file",
-                    &format!("does not go with http.tls_cert_file: {e}"),
-                )),
-            },
-            (Err(e), _) => problems.push(problem(figment, "http.tls_cert_file", &e)),
-            (_, Err(e)) => problems.push(problem(figment, "http.tls_key_file", &e)),
+            (Ok(chain), Ok(key)) => return Some(Identity { chain, key }),
+            (Err(e), _) => problems.push(problem(figment, cert_key, &e)),
+            (_, Err(e)) => problems.push(problem(figment, key_key, &e)),
         },
-        (Some(_), None) => {
-            problems.push(problem(figment, "http.tls_key_file", "required with http.tls_cert_file"))
-        }
-        (None, Some(_)) => {
-            problems.push(problem(figment, "http.tls_cert_file", "required with http.tls_key_file"))
-        }
+        (Some(_), None) => problems.push(problem(figment, key_key, &format!("required with {cert_key}"))),
+        (None, Some(_)) => problems.push(problem(figment, cert_key, &format!("required with {key_key}"))),
         (None, None) => {}
     }
+    None
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
