@@ -20,7 +20,9 @@ pub fn init(log: &Log) {
     };
     if journald {
         match tracing_journald::layer() {
-            Ok(layer) => return registry.with(layer).init(),
+            // Fields as the README names them (USER=romeo, OUTCOME=false),
+            // not behind the layer's default F_ prefix.
+            Ok(layer) => return registry.with(layer.with_field_prefix(None)).init(),
             Err(e) => {
                 eprintln!("auth-http-ldap: the journal cannot be reached ({e}); logging to standard error")
             }
