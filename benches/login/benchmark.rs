@@ -1,0 +1,148 @@
+//! One run of the benchmark: what to start, what to measure in which order,
+//! and the options that size it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bridge::{Bridge, CREDENTIALS, Cache};
+use crate::ceiling::Ceiling;
+use crate::directory::Directory;
+use crate::empty_server::EmptyServer;
+use crate::http_load::{Ask, HttpWorker};
+use crate::measure::{Timing, Worker, measure};
+use crate::report::{Level, Totals};
+use crate::workload::Workload;
+
+pub const USAGE: &str = "usage: scripts/bench [--users N] [--seconds S] [--warmup S] [--levels 1,16,64]";
+
+pub struct Options {
+    users: u64,
+    timing: Timing,
+    levels: Vec<usize>,
+}
+
+/// Runs every measurement and prints the report; whether every answer was right.
+pub async fn run(options: &Options) -> bool {
+    eprintln!("starting slapd with {} users", options.users);
+    let directory = Directory::start(options.users);
+    let bridge = Bridge::start(&directory, Cache::Default, "bridge");
+    let uncached = Bridge::start(&directory, Cache::Off, "bridge-without-cache");
+    let empty = EmptyServer::start();
+    let ceiling = Ceiling::connect(&directory.url()).await;
+    let workload = Arc::new(Workload::new(options.users));
+    let timing = options.timing;
+    let http = |address, ask, concurrency| -> Vec<HttpWorker> {
+        (0..concurrency).map(|_| HttpWorker::new(address, CREDENTIALS, ask, &workload)).collect()
+    };
+
+    println!("{}", machine(options, &directory));
+    let mut levels = Vec::new();
+    for &concurrency in &options.levels {
+        eprintln!("concurrency {concurrency}");
+        let mut ceiling_workers = Vec::new();
+        for _ in 0..concurrency {
+            ceiling_workers.push(ceiling.worker(&workload).await);
+        }
+        let ceiling = measure(ceiling_workers, timing).await;
+        let check_password = measure(http(bridge.address, Ask::CheckPassword, concurrency), timing).await;
+        let user_exists_uncached =
+            measure(http(uncached.address, Ask::UserExists, concurrency), timing).await;
+        // Every user asked about once, so that every answer is in the cache.
+        fill_cache(http(bridge.address, Ask::UserExists, 16), options.users).await;
+        let user_exists_cached = measure(http(bridge.address, Ask::UserExists, concurrency), timing).await;
+        let empty_server = measure(http(empty.address, Ask::Anything, concurrency), timing).await;
+        levels.push(Level {
+            concurrency,
+            ceiling,
+            check_password,
+            user_exists_uncached,
+            user_exists_cached,
+            empty_server,
+        });
+    }
+    let totals = Totals {
+        peak_resident_kb: bridge.peak_resident_kb(),
+        answered_early: bridge.counter("logins_answered_early_total").await,
+    };
+    crate::report::print(&levels, &totals)
+}
+
+/// Asks `requests` questions, spread over `workers`, measuring nothing.
+async fn fill_cache(workers: Vec<HttpWorker>, requests: u64) {
+    let per_worker = requests.div_ceil(workers.len() as u64);
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .map(|mut worker| {
+            tokio::spawn(async move {
+                for _ in 0..per_worker {
+                    worker.request().await.expect("user_exists while filling the cache");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a worker panicked");
+    }
+}
+
+/// What the run was on, for the report.
+fn machine(options: &Options, directory: &Directory) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let timing = options.timing;
+    format!(
+        "{model}, {cores} cores, Linux {}; slapd (pid {}) with {} users; {:?} measured per run after {:?} of warm-up\n",
+        kernel.trim(),
+        directory.pid(),
+        options.users,
+        timing.measured,
+        timing.warmup
+    )
+}
+
+impl Options {
+    pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+        let mut options = Options {
+            users: 10_000,
+            timing: Timing { warmup: Duration::from_secs(1), measured: Duration::from_secs(5) },
+            levels: vec![1, 16, 64],
+        };
+        while let Some(arg) = args.next() {
+            // `cargo bench` passes `--bench` to every benchmark.
+            if arg == "--bench" {
+                continue;
+            }
+            let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+            let seconds = |text: String| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or(format!("{arg}: not a number of seconds: {text}"))
+            };
+            match arg.as_str() {
+                "--users" => options.users = value()?.parse().map_err(|_| format!("{arg}: not a number"))?,
+                "--seconds" => options.timing.measured = seconds(value()?)?,
+                "--warmup" => options.timing.warmup = seconds(value()?)?,
+                "--levels" => {
+                    options.levels = value()?
+                        .split(',')
+                        .map(|level| {
+                            level.trim().parse().map_err(|_| format!("--levels: not a number: {level}"))
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                _ => return Err(format!("unknown argument: {arg}")),
+            }
+        }
+        if options.users == 0 || options.levels.contains(&0) {
+            return Err("--users and every level must be at least 1".into());
+        }
+        Ok(options)
+    }
+}
