@@ -50,6 +50,7 @@ pub struct Metrics {
     ldap_server_up: Family<ServerLabels, Gauge>,
     service_connections: Gauge,
     user_binds_in_flight: Gauge,
+    idle_bind_connections: Gauge,
     user_exists_cache: Family<AnswerLabels, Counter>,
     logins_answered_early: Family<AnswerLabels, Counter>,
 }
@@ -80,7 +81,7 @@ impl Metrics {
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 17)));
         registry.register_with_unit(
             "ldap_operation_duration",
-            "LDAP operations by kind; a user bind includes opening its connection",
+            "LDAP operations by kind; a user bind includes waiting for, or opening, its connection",
             Unit::Seconds,
             ldap_operations.clone(),
         );
@@ -102,6 +103,12 @@ impl Metrics {
             "User binds under way, each on a connection of its own",
             user_binds_in_flight.clone(),
         );
+        let idle_bind_connections = Gauge::default();
+        registry.register(
+            "ldap_bind_connections_idle",
+            "Open connections for user binds, waiting for the next one",
+            idle_bind_connections.clone(),
+        );
         let user_exists_cache = Family::default();
         registry.register(
             "user_exists_cache",
@@ -122,6 +129,7 @@ impl Metrics {
             ldap_server_up,
             service_connections,
             user_binds_in_flight,
+            idle_bind_connections,
             user_exists_cache,
             logins_answered_early,
         }
@@ -157,13 +165,19 @@ impl Metrics {
     }
 
     /// Sets the gauges read from the directory's state at scrape time.
-    pub fn set_directory_state(&self, servers: &[(String, bool)], service_connections: usize) {
+    pub fn set_directory_state(
+        &self,
+        servers: &[(String, bool)],
+        service_connections: usize,
+        idle_bind_connections: usize,
+    ) {
         // Servers a reload removed must not linger.
         self.ldap_server_up.clear();
         for (server, up) in servers {
             self.ldap_server_up.get_or_create(&ServerLabels { server: server.clone() }).set(i64::from(*up));
         }
         self.service_connections.set(service_connections as i64);
+        self.idle_bind_connections.set(idle_bind_connections as i64);
     }
 
     /// Everything, in the OpenMetrics text format.
@@ -195,7 +209,7 @@ mod tests {
         metrics.request("check_password", "true", 200);
         metrics.ldap_operation("search", true, Duration::from_micros(300));
         metrics.user_exists_cache("stale");
-        metrics.set_directory_state(&[("ldap://a:389".into(), true), ("ldap://b:389".into(), false)], 3);
+        metrics.set_directory_state(&[("ldap://a:389".into(), true), ("ldap://b:389".into(), false)], 3, 2);
         let text = metrics.render();
         for line in [
             r#"auth_http_ldap_requests_total{method="check_password",outcome="true",status="200"} 2"#,
@@ -204,6 +218,7 @@ mod tests {
             r#"auth_http_ldap_user_exists_cache_total{answer="stale"} 1"#,
             r#"auth_http_ldap_ldap_server_up{server="ldap://b:389"} 0"#,
             "auth_http_ldap_ldap_service_connections 3",
+            "auth_http_ldap_ldap_bind_connections_idle 2",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");

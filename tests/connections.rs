@@ -45,7 +45,7 @@ async fn old_service_connections_are_replaced() {
 }
 
 #[tokio::test]
-async fn every_user_bind_gets_a_connection_of_its_own() {
+async fn user_binds_reuse_a_connection_of_their_own() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1").await;
     bridge.user_exists("romeo").await.assert_answer(true);
@@ -54,11 +54,53 @@ async fn every_user_bind_gets_a_connection_of_its_own() {
         bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
         bridge.check_password("juliet", "wrong").await.assert_answer(false);
     }
-    // Six binds, six connections; the searches reused the service connection.
-    assert_eq!(settled(&slapd).await - before, 6);
+    // Six binds, one after another, on one connection beside the service's.
+    assert_eq!(settled(&slapd).await - before, 1);
     // And the service connection still searches as the service account, not
     // as the last user who logged in: the service may read what users may not.
     bridge.user_exists("juliet").await.assert_answer(true);
+}
+
+#[tokio::test]
+async fn concurrent_logins_share_at_most_bind_pool_size_connections() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1\nbind_pool_size = 2").await;
+    bridge.user_exists("romeo").await.assert_answer(true);
+    let before = settled(&slapd).await;
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (user, password, valid) =
+            if i % 3 == 0 { ("juliet", "wrong", false) } else { ("romeo", "iheartjuliet", true) };
+        let request = format!(
+            "GET /check_password?user={user}&pass={password}&server=example.com HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let address = bridge.addr;
+        logins.spawn(async move { (support::send(address, request.as_bytes()).await, valid) });
+    }
+    while let Some(login) = logins.join_next().await {
+        let (reply, valid) = login.expect("a login task");
+        reply.assert_answer(valid);
+    }
+    let opened = settled(&slapd).await - before;
+    assert!((1..=2).contains(&opened), "{opened} connections for binds, at most 2 allowed");
+}
+
+#[tokio::test]
+async fn an_idle_bind_connection_is_replaced() {
+    let slapd = Slapd::start();
+    // Binds only, with no search on the service account's connections.
+    let config = format!(
+        "[ldap]\nmax_connection_idle = \"1s\"\n[users]\nbind_dn_template = \"uid={{user}},{}\"",
+        support::slapd::PEOPLE
+    );
+    let bridge = Bridge::for_directory(&slapd, &config).await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    let before = settled(&slapd).await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    assert_eq!(settled(&slapd).await, before, "a connection used a moment ago is reused");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    assert_eq!(settled(&slapd).await - before, 1, "one unused for longer is replaced");
 }
 
 #[tokio::test]

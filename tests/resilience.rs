@@ -32,8 +32,9 @@ async fn a_restart_between_requests_is_invisible() {
     let mut slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    // The service account's connection dies with the server; the next
-    // request must reconnect instead of failing once.
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    // The service account's connection and the one kept for user binds die
+    // with the server; the next request must reconnect instead of failing once.
     slapd.stop();
     slapd.resume_service();
     bridge.user_exists("romeo").await.assert_answer(true);

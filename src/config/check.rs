@@ -121,6 +121,9 @@ pub(super) fn check_limits(figment: &Figment, http: &Http, ldap: &Ldap, problems
     if ldap.pool_size == 0 {
         problems.push(problem(figment, "ldap.pool_size", "must be at least 1"));
     }
+    if ldap.bind_pool_size == 0 {
+        problems.push(problem(figment, "ldap.bind_pool_size", "must be at least 1"));
+    }
     for (key, duration) in [
         ("ldap.max_connection_age", ldap.max_connection_age),
         ("ldap.max_connection_idle", ldap.max_connection_idle),

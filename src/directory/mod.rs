@@ -4,11 +4,13 @@
 //!
 //! - `connector`: which server to connect to, TLS and StartTLS, failover.
 //! - `pool`: the service account's connections.
+//! - `binds`: the connections for user binds.
 //! - `account_state`: password policy controls and Active Directory sub-codes.
 //! - `error`: what result codes mean.
 //! - [`tls`]: the TLS client configuration.
 
 mod account_state;
+mod binds;
 mod connector;
 mod error;
 mod pool;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3::exop::PasswordModify;
-use ldap3::{Ldap, LdapError, Mod, SearchOptions};
+use ldap3::{Ldap, LdapError, LdapResult, Mod, SearchOptions};
 use tracing::info;
 
 use crate::config::{self, Scope};
@@ -28,7 +30,8 @@ use crate::metrics::Metrics;
 use account_state::{
     PolicyState, active_directory_reason, password_policy_request, password_policy_response,
 };
-use connector::{Connector, Opened};
+use binds::BindPool;
+use connector::Connector;
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning, succeeded};
 use pool::{Lease, ServicePool};
@@ -80,17 +83,27 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
 pub struct Directory {
     connector: Connector,
     service: ServicePool,
+    binds: BindPool,
     metrics: Arc<Metrics>,
 }
 
 impl Directory {
     pub fn new(settings: &config::Ldap, metrics: Arc<Metrics>) -> Self {
-        Directory { connector: Connector::new(settings), service: ServicePool::new(settings), metrics }
+        Directory {
+            connector: Connector::new(settings),
+            service: ServicePool::new(settings),
+            binds: BindPool::new(settings),
+            metrics,
+        }
     }
 
     /// Sets the metrics that describe the connections as they are now.
     pub fn export_state(&self) {
-        self.metrics.set_directory_state(&self.connector.health(), self.service.open_connections());
+        self.metrics.set_directory_state(
+            &self.connector.health(),
+            self.service.open_connections(),
+            self.binds.idle_connections(),
+        );
     }
 
     /// Searches for the entry matching `filter`, as the service account.
@@ -142,8 +155,8 @@ impl Directory {
         }
     }
 
-    /// Binds as `dn` with `password` on a connection of its own, used for
-    /// nothing else and closed afterwards. The password must not be empty:
+    /// Binds as `dn` with `password` on a connection used for nothing but
+    /// user binds. The password must not be empty:
     /// an empty one is an unauthenticated bind, which some servers let through.
     pub async fn check_password(&self, dn: &str, password: &str) -> Result<Verdict, DirectoryError> {
         if password.is_empty() {
@@ -151,24 +164,8 @@ impl Directory {
         }
         let _in_flight = self.metrics.user_bind_started();
         let started = Instant::now();
-        let opened = self.connector.open(None).await;
-        let Opened { mut ldap, server } =
-            opened.inspect_err(|_| self.metrics.ldap_operation("user bind", false, started.elapsed()))?;
-        let bound = ldap
-            .with_controls(password_policy_request())
-            .with_timeout(self.connector.timeout)
-            .simple_bind(dn, password)
-            .await;
-        self.metrics.ldap_operation("user bind", bound.is_ok(), started.elapsed());
-        // The connection closes when the last handle is dropped; an unbind
-        // first tells the server so instead of leaving it to notice.
-        let _ = ldap.unbind().await;
-        let result = bound.map_err(|e| DirectoryError::from_client("bind", e));
-        // Not retried on another server: a bind that timed out may still
-        // have counted against the account's lockout.
-        if let Err(error @ DirectoryError::Unavailable(_)) = &result {
-            self.connector.mark_failed(server, error);
-        }
+        let result = self.user_bind(dn, password).await;
+        self.metrics.ldap_operation("user bind", result.is_ok(), started.elapsed());
         let result = result?;
         let policy = password_policy_response(&result.ctrls);
         let ad_reason = || active_directory_reason(&result.text);
@@ -193,6 +190,32 @@ impl Directory {
                 None => format!("refused by the directory: {}", result.text),
             })),
             _ => Err(DirectoryError::from_result("bind", &result)),
+        }
+    }
+
+    /// The directory's answer to a bind as `dn`, on a connection of the
+    /// bind pool. Not retried on another connection or server: a bind that
+    /// failed midway may still have counted against the account's lockout.
+    async fn user_bind(&self, dn: &str, password: &str) -> Result<LdapResult, DirectoryError> {
+        let mut connection = self.binds.get(&self.connector).await?;
+        let bound = connection
+            .ldap
+            .with_controls(password_policy_request())
+            .with_timeout(self.connector.timeout)
+            .simple_bind(dn, password)
+            .await;
+        match bound {
+            Ok(result) => {
+                connection.done();
+                Ok(result)
+            }
+            Err(error) => {
+                let error = DirectoryError::from_client("bind", error);
+                if let DirectoryError::Unavailable(_) = &error {
+                    self.connector.mark_failed(connection.server, &error);
+                }
+                Err(error)
+            }
         }
     }
 
