@@ -10,6 +10,8 @@ mod benchmark;
 mod bridge;
 #[path = "../benches/login/ceiling.rs"]
 mod ceiling;
+#[path = "../benches/login/cpu.rs"]
+mod cpu;
 #[path = "../benches/login/directory.rs"]
 mod directory;
 #[path = "../benches/login/empty_server.rs"]

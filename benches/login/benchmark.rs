@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::bridge::{Bridge, CREDENTIALS, Cache};
 use crate::ceiling::Ceiling;
+use crate::cpu::CpuTimes;
 use crate::directory::Directory;
 use crate::empty_server::EmptyServer;
 use crate::http_load::{Ask, HttpWorker};
 use crate::measure::{Timing, Worker, measure};
-use crate::report::{Level, Totals};
+use crate::report::{Level, Measured, Totals};
 use crate::workload::Workload;
 
 pub const USAGE: &str = "usage: scripts/bench [--users N] [--seconds S] [--warmup S] [--levels 1,16,64]";
@@ -43,14 +44,19 @@ pub async fn run(options: &Options) -> bool {
         for _ in 0..concurrency {
             ceiling_workers.push(ceiling.worker(&workload).await);
         }
-        let ceiling = measure(ceiling_workers, timing).await;
-        let check_password = measure(http(bridge.address, Ask::CheckPassword, concurrency), timing).await;
-        let user_exists_uncached =
-            measure(http(uncached.address, Ask::UserExists, concurrency), timing).await;
+        let slapd = directory.pid();
+        let ceiling = measured(ceiling_workers, timing, None, slapd).await;
+        let check_password = http(bridge.address, Ask::CheckPassword, concurrency);
+        let check_password = measured(check_password, timing, Some(bridge.pid()), slapd).await;
+        let user_exists_uncached = http(uncached.address, Ask::UserExists, concurrency);
+        let user_exists_uncached = measured(user_exists_uncached, timing, Some(uncached.pid()), slapd).await;
         // Every user asked about once, so that every answer is in the cache.
         fill_cache(http(bridge.address, Ask::UserExists, 16), options.users).await;
-        let user_exists_cached = measure(http(bridge.address, Ask::UserExists, concurrency), timing).await;
-        let empty_server = measure(http(empty.address, Ask::Anything, concurrency), timing).await;
+        let user_exists_cached = http(bridge.address, Ask::UserExists, concurrency);
+        let user_exists_cached = measured(user_exists_cached, timing, Some(bridge.pid()), slapd).await;
+        // The empty server's time counts as the load generator's: they share a process.
+        let empty_server =
+            measured(http(empty.address, Ask::Anything, concurrency), timing, None, slapd).await;
         levels.push(Level {
             concurrency,
             ceiling,
@@ -65,6 +71,15 @@ pub async fn run(options: &Options) -> bool {
         answered_early: bridge.counter("logins_answered_early_total").await,
     };
     crate::report::print(&levels, &totals)
+}
+
+/// `workers` measured, with the CPU time that `server` (if any), slapd and
+/// this process used per request meanwhile.
+async fn measured<W: Worker>(workers: Vec<W>, timing: Timing, server: Option<u32>, slapd: u32) -> Measured {
+    let before = CpuTimes::now(server, slapd);
+    let run = measure(workers, timing).await;
+    let cpu = CpuTimes::now(server, slapd).per_request(before, run.answered);
+    Measured { run, cpu }
 }
 
 /// Asks `requests` questions, spread over `workers`, measuring nothing.

@@ -57,6 +57,10 @@ base_dn = "{PEOPLE}"
         Bridge { child, address }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The most memory the process has held resident, in kB (`VmHWM`).
     pub fn peak_resident_kb(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");

@@ -21,6 +21,7 @@
 mod benchmark;
 mod bridge;
 mod ceiling;
+mod cpu;
 mod directory;
 mod empty_server;
 mod http_load;

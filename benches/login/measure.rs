@@ -26,6 +26,8 @@ pub struct Run {
     latencies: Vec<Duration>,
     /// From the start of the measured window to the end of its last request.
     elapsed: Duration,
+    /// Requests answered right, in the warm-up too.
+    pub answered: usize,
     /// In the warm-up too: no run may have any.
     pub errors: usize,
     pub first_error: Option<String>,
@@ -53,11 +55,13 @@ pub async fn measure<W: Worker>(workers: Vec<W>, timing: Timing) -> Run {
     let window = start + timing.warmup;
     let end = window + timing.measured;
     let tasks: Vec<_> = workers.into_iter().map(|worker| tokio::spawn(drive(worker, window, end))).collect();
-    let mut run = Run { latencies: Vec::new(), elapsed: Duration::ZERO, errors: 0, first_error: None };
+    let mut run =
+        Run { latencies: Vec::new(), elapsed: Duration::ZERO, answered: 0, errors: 0, first_error: None };
     let mut last_finished = window;
     for task in tasks {
         let driven = task.await.expect("a worker panicked");
         run.latencies.extend(driven.latencies);
+        run.answered += driven.answered;
         run.errors += driven.errors;
         run.first_error = run.first_error.or(driven.first_error);
         last_finished = last_finished.max(driven.last_finished);
@@ -69,13 +73,15 @@ pub async fn measure<W: Worker>(workers: Vec<W>, timing: Timing) -> Run {
 
 struct Driven {
     latencies: Vec<Duration>,
+    answered: usize,
     errors: usize,
     first_error: Option<String>,
     last_finished: Instant,
 }
 
 async fn drive<W: Worker>(mut worker: W, window: Instant, end: Instant) -> Driven {
-    let mut driven = Driven { latencies: Vec::new(), errors: 0, first_error: None, last_finished: window };
+    let mut driven =
+        Driven { latencies: Vec::new(), answered: 0, errors: 0, first_error: None, last_finished: window };
     loop {
         let started = Instant::now();
         if started >= end {
@@ -89,9 +95,12 @@ async fn drive<W: Worker>(mut worker: W, window: Instant, end: Instant) -> Drive
         if let Err(error) = outcome {
             driven.errors += 1;
             driven.first_error.get_or_insert(error);
-        } else if started >= window {
-            driven.latencies.push(finished - started);
-            driven.last_finished = finished;
+        } else {
+            driven.answered += 1;
+            if started >= window {
+                driven.latencies.push(finished - started);
+                driven.last_finished = finished;
+            }
         }
     }
 }
@@ -103,7 +112,8 @@ mod tests {
     #[test]
     fn percentiles_are_nearest_rank() {
         let latencies = (1..=1000).map(Duration::from_millis).collect();
-        let run = Run { latencies, elapsed: Duration::from_secs(2), errors: 0, first_error: None };
+        let run =
+            Run { latencies, elapsed: Duration::from_secs(2), answered: 1000, errors: 0, first_error: None };
         assert_eq!(run.percentile(0.5), Duration::from_millis(500));
         assert_eq!(run.percentile(0.99), Duration::from_millis(990));
         assert_eq!(run.percentile(0.999), Duration::from_millis(999));
