@@ -66,36 +66,86 @@ pub async fn serve_with_reloads(
     // Fixed for the life of the listeners, like their addresses.
     let max_connections = settings.http.max_connections;
     let current = Arc::new(RwLock::new(handlers_for(settings, has_admin, &metrics, None)));
-    // One task accepts on each listener; all of them feed one queue.
-    let (accepted_tx, mut accepted) = mpsc::channel(64);
+    let graceful = Arc::new(GracefulShutdown::new());
     let api = Role::Api { health: !has_admin };
     // The API listeners share one bound on open connections, which bounds
     // the memory that slow or idle clients can hold; the admin listener has
     // its own, so probes still get through while the API is flooded.
     let api_slots = Arc::new(Semaphore::new(max_connections));
     let admin_slots = Arc::new(Semaphore::new(ADMIN_CONNECTIONS));
+    // Each listener has a task that accepts and starts each connection's
+    // task itself: a hop through another task per connection costs a
+    // wake-up, often on another thread, and Prosody opens one per request.
     let acceptors: Vec<_> = listeners
         .into_iter()
         .map(|listener| (listener, api, api_slots.clone()))
         .chain(admin.map(|admin| (admin, Role::Admin, admin_slots)))
-        .map(|(listener, role, slots)| tokio::spawn(accept(listener, role, slots, accepted_tx.clone())))
+        .map(|(listener, role, slots)| {
+            let acceptor = Acceptor {
+                role,
+                slots,
+                current: current.clone(),
+                graceful: graceful.clone(),
+                metrics: metrics.clone(),
+            };
+            tokio::spawn(acceptor.run(listener))
+        })
         .collect();
-    drop(accepted_tx);
-    let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, role, slot) = tokio::select! {
-            Some(connection) = accepted.recv() => connection,
+        tokio::select! {
             Some(settings) = reloads.recv() => {
                 let mut in_use = current.write().unwrap_or_else(|e| e.into_inner());
                 *in_use = handlers_for(settings, has_admin, &metrics, Some(&in_use.service));
                 info!("configuration reloaded");
-                continue;
             }
             () = &mut shutdown => break,
-        };
-        let handlers = current.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let (handler, tls) = match role {
+        }
+    }
+    // Stop accepting: the tasks own the listeners, which close with them.
+    for acceptor in acceptors {
+        acceptor.abort();
+        let _ = acceptor.await;
+    }
+    info!("shutting down");
+    let graceful = Arc::into_inner(graceful).expect("the acceptors have ended");
+    // Every request ends by its deadline, so waiting longer would not help.
+    let drain = current.read().unwrap_or_else(|e| e.into_inner()).api.deadline() + DRAIN_GRACE;
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain) => warn!("requests still in flight after {drain:?}; stopping anyway"),
+    }
+}
+
+/// Accepts the connections of one listener, each once a slot is free (at
+/// the limit, new connections wait in the kernel's queue), and serves each
+/// in a task of its own with the handlers in use when it was accepted.
+struct Acceptor {
+    role: Role,
+    slots: Arc<Semaphore>,
+    current: Arc<RwLock<Arc<Handlers>>>,
+    graceful: Arc<GracefulShutdown>,
+    metrics: Arc<Metrics>,
+}
+
+impl Acceptor {
+    async fn run(self, listener: TcpListener) {
+        loop {
+            let Ok(slot) = self.slots.clone().acquire_owned().await else { return };
+            match listener.accept().await {
+                Ok((stream, _)) => self.start(stream, slot),
+                Err(error) => {
+                    // Out of file descriptors, usually: back off rather than spin.
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn start(&self, stream: TcpStream, slot: OwnedSemaphorePermit) {
+        let handlers = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let (handler, tls) = match self.role {
             Role::Admin => (handlers.admin.clone(), None),
             Role::Api { .. } => (handlers.api.clone(), handlers.tls.clone()),
         };
@@ -114,8 +164,8 @@ pub async fn serve_with_reloads(
             .keep_alive(false)
             .max_header_size(MAX_CONNECTION_BUFFER)
             .max_buf_size(MAX_CONNECTION_BUFFER);
-        let watcher = graceful.watcher();
-        let metrics = metrics.clone();
+        let watcher = self.graceful.watcher();
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             // Held until the connection ends.
             let _slot = slot;
@@ -151,43 +201,6 @@ pub async fn serve_with_reloads(
                 info!(%error, outcome = "rejected", "connection");
             }
         });
-    }
-    // Stop accepting: the tasks own the listeners, which close with them.
-    for acceptor in acceptors {
-        acceptor.abort();
-    }
-    info!("shutting down");
-    // Every request ends by its deadline, so waiting longer would not help.
-    let drain = current.read().unwrap_or_else(|e| e.into_inner()).api.deadline() + DRAIN_GRACE;
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(drain) => warn!("requests still in flight after {drain:?}; stopping anyway"),
-    }
-}
-
-/// Accepts connections on `listener` for as long as the queue is read, each
-/// once a slot is free: at the limit, new connections wait in the kernel's
-/// queue.
-async fn accept(
-    listener: TcpListener,
-    role: Role,
-    slots: Arc<Semaphore>,
-    queue: mpsc::Sender<(TcpStream, Role, OwnedSemaphorePermit)>,
-) {
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                if queue.send((stream, role, slot)).await.is_err() {
-                    return;
-                }
-            }
-            Err(error) => {
-                // Out of file descriptors, usually: back off rather than spin.
-                warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
     }
 }
 
