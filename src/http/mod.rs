@@ -10,6 +10,7 @@ pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -133,7 +134,8 @@ impl Acceptor {
         loop {
             let Ok(slot) = self.slots.clone().acquire_owned().await else { return };
             match listener.accept().await {
-                Ok((stream, _)) => self.start(stream, slot),
+                // The address accept gives saves asking the kernel again.
+                Ok((stream, peer)) => self.start(stream, peer.ip(), slot),
                 Err(error) => {
                     // Out of file descriptors, usually: back off rather than spin.
                     warn!(%error, "accept failed");
@@ -143,17 +145,16 @@ impl Acceptor {
         }
     }
 
-    fn start(&self, stream: TcpStream, slot: OwnedSemaphorePermit) {
+    fn start(&self, stream: TcpStream, client: IpAddr, slot: OwnedSemaphorePermit) {
         let handlers = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
         let (handler, tls) = match self.role {
             Role::Admin => (handlers.admin.clone(), None),
             Role::Api { .. } => (handlers.api.clone(), handlers.tls.clone()),
         };
         let header_read_timeout = handler.deadline();
-        let client = stream.peer_addr().ok().map(|address| address.ip());
         let service = service_fn(move |request| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(request, client).await) }
+            async move { Ok::<_, Infallible>(handler.handle(request, Some(client)).await) }
         });
         // Prosody opens a connection per request and never reuses it, so the
         // server closes it after the answer. Without the timer, hyper's
