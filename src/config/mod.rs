@@ -161,7 +161,7 @@ pub struct Ldap {
     /// How many connections the service account keeps open. Default `4`.
     pub pool_size: usize,
     /// How many connections user binds may use at once, each kept open for
-    /// the next bind; past it, logins wait for one. Default `16`.
+    /// the next bind; past it, logins wait for one. Default `64`.
     pub bind_pool_size: usize,
     /// A service connection older than this is replaced before it is used,
     /// ahead of Active Directory's 15-minute idle cut-off. Default `10m`.
@@ -401,7 +401,7 @@ impl Default for Ldap {
             connect_timeout: defaults::connect_timeout(),
             timeout: defaults::ldap_timeout(),
             pool_size: 4,
-            bind_pool_size: 16,
+            bind_pool_size: 64,
             max_connection_age: Duration::from_secs(600),
             max_connection_idle: Duration::from_secs(60),
             skip_failed_server_for: Duration::from_secs(30),
