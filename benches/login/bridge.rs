@@ -46,15 +46,21 @@ base_dn = "{PEOPLE}"
         std::fs::write(&config, toml).expect("write the configuration");
         // Its log lines go to a file, as they would to the journal.
         let log = directory.path(&format!("{name}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
             .arg("--config")
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("the log file"))
             .spawn()
             .expect("start auth-http-ldap");
-        let address = listening_address(&log);
-        Bridge { child, address }
+        match listening_address(&log) {
+            Ok(address) => Bridge { child, address },
+            Err(log) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("auth-http-ldap did not start within 20 s:\n{log}");
+            }
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -87,8 +93,9 @@ impl Drop for Bridge {
     }
 }
 
-/// The address the service logs when it starts listening.
-fn listening_address(log: &Path) -> SocketAddr {
+/// The address the service logs when it starts listening; the log so far
+/// if it has not within 20 s.
+fn listening_address(log: &Path) -> Result<SocketAddr, String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -97,9 +104,11 @@ fn listening_address(log: &Path) -> SocketAddr {
             line[start..].split_whitespace().next()?.parse().ok()
         });
         if let Some(address) = address {
-            return address;
+            return Ok(address);
         }
-        assert!(Instant::now() < deadline, "auth-http-ldap did not start within 20 s:\n{text}");
+        if Instant::now() > deadline {
+            return Err(text);
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
