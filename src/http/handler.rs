@@ -72,7 +72,7 @@ impl Handler {
     }
 
     /// Answers `request`, which came from `client` (for per-address throttling).
-    pub async fn handle(&self, request: Request<Incoming>, client: Option<IpAddr>) -> Response<Body> {
+    pub async fn handle(&self, request: Request<Incoming>, client: IpAddr) -> Response<Body> {
         if let Some(response) = self.health(&request).await {
             return response;
         }
@@ -144,7 +144,7 @@ impl Handler {
     async fn respond(
         &self,
         request: Request<Incoming>,
-        client: Option<IpAddr>,
+        client: IpAddr,
         record: &mut Record,
     ) -> Response<Body> {
         if let Some(credentials) = &self.credentials
@@ -196,7 +196,7 @@ impl Handler {
         }
 
         let server = params.server.unwrap_or_default();
-        let call = Call { method, user, password, server, client };
+        let call = Call { method, user, password, server, client: Some(client) };
         let outcome = self.service.call(&call).await;
         record.outcome = outcome.label();
         record.detail = match &outcome {

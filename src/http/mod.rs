@@ -154,7 +154,7 @@ impl Acceptor {
         let header_read_timeout = handler.deadline();
         let service = service_fn(move |request| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(request, Some(client)).await) }
+            async move { Ok::<_, Infallible>(handler.handle(request, client).await) }
         });
         // Prosody opens a connection per request and never reuses it, so the
         // server closes it after the answer. Without the timer, hyper's
