@@ -98,3 +98,33 @@ async fn a_client_certificate_when_the_server_demands_one() {
     let with = Bridge::for_directory(&slapd, &ldap_section(&slapd.ldaps_url(), &identity)).await;
     with.check_password("romeo", "iheartjuliet").await.assert_answer(true);
 }
+
+/// With a DN template a login is a bind and nothing else, so these go
+/// through the bind connections alone: they must verify like the rest.
+#[tokio::test]
+async fn user_binds_verify_the_certificate_and_never_fall_back() {
+    let pki = Pki::new();
+    let slapd = Slapd::start_tcp(tls(&pki));
+    let template = format!("\n[users]\nbind_dn_template = \"uid={{user}},{}\"", support::slapd::PEOPLE);
+    let login = async |ldap: String| {
+        let bridge = Bridge::for_directory(&slapd, &format!("{ldap}{template}")).await;
+        bridge.check_password("romeo", "iheartjuliet").await
+    };
+    let right = format!("ca_file = \"{}\"", pki.path("ca.pem").display());
+    let wrong = format!("ca_file = \"{}\"", pki.path("other-ca.pem").display());
+    login(ldap_section(&slapd.ldaps_url(), &right)).await.assert_answer(true);
+    login(ldap_section(&slapd.ldap_url(), &format!("starttls = true\n{right}"))).await.assert_answer(true);
+    assert_eq!(login(ldap_section(&slapd.ldaps_url(), &wrong)).await.status, 503);
+    assert_eq!(
+        login(ldap_section(&slapd.ldap_url(), &format!("starttls = true\n{wrong}"))).await.status,
+        503
+    );
+
+    let plain = Slapd::start_tcp(None);
+    let bridge = Bridge::for_directory(
+        &plain,
+        &format!("{}{template}", ldap_section(&plain.ldap_url(), "starttls = true")),
+    )
+    .await;
+    assert_eq!(bridge.check_password("romeo", "iheartjuliet").await.status, 503);
+}

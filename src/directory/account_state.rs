@@ -3,17 +3,13 @@
 //! sub-codes Active Directory puts in its bind diagnostics. Each becomes a
 //! reason for the log; none ever turns a failed bind into a success.
 
-use ldap3::controls::{Control, RawControl};
+use ldap3::controls::Control;
 
 /// The password policy control (draft-behera-ldap-password-policy), which
-/// OpenLDAP's ppolicy overlay answers on binds.
-const PASSWORD_POLICY_OID: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
-
-/// The request control: no value, not critical, so a directory without the
-/// overlay simply ignores it.
-pub(crate) fn password_policy_request() -> RawControl {
-    RawControl { ctype: PASSWORD_POLICY_OID.to_owned(), crit: false, val: None }
-}
+/// OpenLDAP's ppolicy overlay answers on binds. Sent with every user bind
+/// without a value and not critical, so a directory without the overlay
+/// simply ignores it.
+pub(crate) const PASSWORD_POLICY_OID: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
 
 /// What the policy response reports, when the directory sent one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +113,8 @@ pub(crate) fn active_directory_reason(diagnostic: &str) -> Option<&'static str> 
 
 #[cfg(test)]
 mod tests {
+    use ldap3::controls::RawControl;
+
     use super::*;
 
     fn response(value: &[u8]) -> Vec<Control> {

@@ -5,18 +5,20 @@
 //! A bind sets who the whole connection acts as, so these connections are
 //! used for nothing but user binds: whoever the last bind left them as
 //! (the last user, or anonymous after a refusal) is never acted on, as the
-//! next use is another bind, which replaces it. Past the limit, a login
-//! waits for a connection to come back, within the request's deadline: a
-//! burst of logins cannot open a burst of connections to the directory.
+//! next use is another bind, which replaces it. They are [`wire`]
+//! connections: a bind runs on the task of the login that asked for it.
+//! Past the limit, a login waits for a connection to come back, within the
+//! request's deadline: a burst of logins cannot open a burst of
+//! connections to the directory.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ldap3::Ldap;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::connector::{Connector, Opened};
 use super::error::DirectoryError;
+use super::wire;
 use crate::config;
 
 pub(crate) struct BindPool {
@@ -29,7 +31,7 @@ pub(crate) struct BindPool {
 }
 
 struct Idle {
-    ldap: Ldap,
+    connection: wire::Connection,
     server: usize,
     opened: Instant,
     last_used: Instant,
@@ -41,7 +43,8 @@ struct Idle {
 /// no other bind should inherit.
 pub(crate) struct BindConnection<'a> {
     pool: &'a BindPool,
-    pub(crate) ldap: Ldap,
+    /// Taken when the connection goes back to the pool.
+    connection: Option<wire::Connection>,
     pub(crate) server: usize,
     opened: Instant,
     done: bool,
@@ -67,10 +70,18 @@ impl BindPool {
             let usable = idle.server == preferred
                 && idle.opened.elapsed() < self.max_age
                 && idle.last_used.elapsed() < self.max_idle
-                && !idle.ldap.is_closed();
+                && !idle.connection.is_closed();
             if usable {
-                let Idle { ldap, server, opened, .. } = idle;
-                return Ok(BindConnection { pool: self, ldap, server, opened, done: false, _permit: permit });
+                let Idle { connection, server, opened, .. } = idle;
+                let connection = Some(connection);
+                return Ok(BindConnection {
+                    pool: self,
+                    connection,
+                    server,
+                    opened,
+                    done: false,
+                    _permit: permit,
+                });
             }
         }
         self.open(connector, permit).await
@@ -86,9 +97,10 @@ impl BindPool {
         connector: &Connector,
         permit: SemaphorePermit<'a>,
     ) -> Result<BindConnection<'a>, DirectoryError> {
-        let Opened { ldap, server } = connector.open(None).await?;
+        let Opened { connection, server } = connector.open_for_binds().await?;
         let opened = Instant::now();
-        Ok(BindConnection { pool: self, ldap, server, opened, done: false, _permit: permit })
+        let connection = Some(connection);
+        Ok(BindConnection { pool: self, connection, server, opened, done: false, _permit: permit })
     }
 
     fn take_idle(&self) -> Option<Idle> {
@@ -104,6 +116,10 @@ impl BindPool {
 }
 
 impl BindConnection<'_> {
+    pub(crate) fn connection(&mut self) -> &mut wire::Connection {
+        self.connection.as_mut().expect("only taken when dropped")
+    }
+
     /// The bind got an answer, whatever it said: the connection can serve another.
     pub(crate) fn done(&mut self) {
         self.done = true;
@@ -112,13 +128,9 @@ impl BindConnection<'_> {
 
 impl Drop for BindConnection<'_> {
     fn drop(&mut self) {
-        if self.done {
-            let idle = Idle {
-                ldap: self.ldap.clone(),
-                server: self.server,
-                opened: self.opened,
-                last_used: Instant::now(),
-            };
+        if let (true, Some(connection)) = (self.done, self.connection.take()) {
+            let idle =
+                Idle { connection, server: self.server, opened: self.opened, last_used: Instant::now() };
             self.pool.give_back(idle);
         }
     }

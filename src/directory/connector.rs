@@ -3,6 +3,7 @@
 //! a while (then tried again in its place, so service falls back to the
 //! first), and TLS or StartTLS as configured.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use rustls::ClientConfig;
 use tracing::{debug, info, warn};
 
 use super::error::{DirectoryError, Meaning, meaning};
+use super::wire;
 use crate::config::{self, ServiceAccount};
 
 pub(crate) struct Connector {
@@ -30,9 +32,9 @@ struct Server {
     failed_at: Mutex<Option<Instant>>,
 }
 
-/// A new connection, and which server it is to.
-pub(crate) struct Opened {
-    pub(crate) ldap: Ldap,
+/// A new connection (ldap3's, or one of [`wire`]'s), and which server it is to.
+pub(crate) struct Opened<C> {
+    pub(crate) connection: C,
     pub(crate) server: usize,
 }
 
@@ -56,13 +58,32 @@ impl Connector {
     /// given (anonymous otherwise). A server that cannot be reached, or does
     /// not answer the bind in time, is marked failed and the next is tried;
     /// a refused bind is returned at once, as every server would refuse it.
-    pub(crate) async fn open(&self, account: Option<&ServiceAccount>) -> Result<Opened, DirectoryError> {
+    pub(crate) async fn open(
+        &self,
+        account: Option<&ServiceAccount>,
+    ) -> Result<Opened<Ldap>, DirectoryError> {
+        self.first_answering(|server| self.open_on(server, account)).await
+    }
+
+    /// A connection of our own for user binds, anonymous until the first,
+    /// to the first server that answers, as [`Connector::open`] chooses it.
+    pub(crate) async fn open_for_binds(&self) -> Result<Opened<wire::Connection>, DirectoryError> {
+        self.first_answering(|server| self.open_wire_on(server)).await
+    }
+
+    async fn first_answering<C, Fut>(
+        &self,
+        open_on: impl Fn(usize) -> Fut,
+    ) -> Result<Opened<C>, DirectoryError>
+    where
+        Fut: Future<Output = Result<C, DirectoryError>>,
+    {
         let mut last_error = None;
         for server in self.candidates() {
-            match self.open_on(server, account).await {
-                Ok(ldap) => {
+            match open_on(server).await {
+                Ok(connection) => {
                     self.mark_answering(server);
-                    return Ok(Opened { ldap, server });
+                    return Ok(Opened { connection, server });
                 }
                 Err(error @ DirectoryError::Unavailable(_)) => {
                     self.mark_failed(server, &error);
@@ -159,6 +180,33 @@ impl Connector {
             }
         }
         Ok(ldap)
+    }
+
+    async fn open_wire_on(&self, server: usize) -> Result<wire::Connection, DirectoryError> {
+        let url = &self.servers[server].url;
+        let connecting = wire::Connection::open(url, self.tls.as_ref(), self.starttls);
+        let mut connection = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(e)) => return Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
+            Err(_) => {
+                let waited = self.connect_timeout;
+                return Err(DirectoryError::Unavailable(format!(
+                    "connect to {url}: no answer within {waited:?}"
+                )));
+            }
+        };
+        // As in `open_on`: a server that failed must answer LDAP, not just TCP.
+        if self.failed_at(server).is_some() {
+            let probe = connection.search_dns("", wire::SearchScope::Base, "(objectClass=*)", 0);
+            match tokio::time::timeout(self.timeout, probe).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err(DirectoryError::Unavailable(format!("{url} still does not answer: {e}")));
+                }
+                Err(_) => return Err(DirectoryError::Unavailable(format!("{url} still does not answer"))),
+            }
+        }
+        Ok(connection)
     }
 
     /// Passes over `server` for a while. Logged once per outage, not per request.

@@ -5,6 +5,7 @@
 //! - `connector`: which server to connect to, TLS and StartTLS, failover.
 //! - `pool`: the service account's connections.
 //! - `binds`: the connections for user binds.
+//! - `wire`: the connection those binds use, driven on the caller's task.
 //! - `account_state`: password policy controls and Active Directory sub-codes.
 //! - `error`: what result codes mean.
 //! - [`tls`]: the TLS client configuration.
@@ -15,6 +16,7 @@ mod connector;
 mod error;
 mod pool;
 pub mod tls;
+mod wire;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -27,9 +29,7 @@ use tracing::info;
 
 use crate::config::{self, Scope};
 use crate::metrics::Metrics;
-use account_state::{
-    PolicyState, active_directory_reason, password_policy_request, password_policy_response,
-};
+use account_state::{PASSWORD_POLICY_OID, PolicyState, active_directory_reason, password_policy_response};
 use binds::BindPool;
 use connector::Connector;
 pub use error::DirectoryError;
@@ -198,25 +198,21 @@ impl Directory {
     /// failed midway may still have counted against the account's lockout.
     async fn user_bind(&self, dn: &str, password: &str) -> Result<LdapResult, DirectoryError> {
         let mut connection = self.binds.get(&self.connector).await?;
-        let bound = connection
-            .ldap
-            .with_controls(password_policy_request())
-            .with_timeout(self.connector.timeout)
-            .simple_bind(dn, password)
-            .await;
-        match bound {
-            Ok(result) => {
+        let bind = connection.connection().bind(dn, password, &[PASSWORD_POLICY_OID]);
+        let error = match tokio::time::timeout(self.connector.timeout, bind).await {
+            Ok(Ok(result)) => {
                 connection.done();
-                Ok(result)
+                return Ok(result);
             }
-            Err(error) => {
-                let error = DirectoryError::from_client("bind", error);
-                if let DirectoryError::Unavailable(_) = &error {
-                    self.connector.mark_failed(connection.server, &error);
-                }
-                Err(error)
+            Ok(Err(e)) => DirectoryError::Unavailable(format!("bind: {e}")),
+            Err(_) => {
+                DirectoryError::Unavailable(format!("bind: no answer within {:?}", self.connector.timeout))
             }
-        }
+        };
+        // The connection is closed when dropped: a bind that did not finish
+        // leaves it where no other bind should pick it up.
+        self.connector.mark_failed(connection.server, &error);
+        Err(error)
     }
 
     /// Adds an entry, as the service account.

@@ -109,7 +109,7 @@ impl ServicePool {
             debug!(slot, server = open.server, "replacing a service connection");
         }
         *current = None;
-        let Opened { ldap, server } = connector.open(self.account.as_ref()).await?;
+        let Opened { connection: ldap, server } = connector.open(self.account.as_ref()).await?;
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         *current = Some(Current { ldap: ldap.clone(), generation, server, opened: now, last_used: now });
