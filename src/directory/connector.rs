@@ -137,17 +137,7 @@ impl Connector {
         // ldap3's connect timeout covers the TCP connect only; this covers
         // the TLS handshake and StartTLS too. A failed StartTLS is an error
         // here: ldap3 never falls back to plain text.
-        let connecting = LdapConnAsync::with_settings(settings, url);
-        let (conn, mut ldap) = match tokio::time::timeout(self.connect_timeout, connecting).await {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => return Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
-            Err(_) => {
-                let waited = self.connect_timeout;
-                return Err(DirectoryError::Unavailable(format!(
-                    "connect to {url}: no answer within {waited:?}"
-                )));
-            }
-        };
+        let (conn, mut ldap) = self.connect(url, LdapConnAsync::with_settings(settings, url)).await?;
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
                 debug!(error = %e, "directory connection ended");
@@ -185,16 +175,7 @@ impl Connector {
     async fn open_wire_on(&self, server: usize) -> Result<wire::Connection, DirectoryError> {
         let url = &self.servers[server].url;
         let connecting = wire::Connection::open(url, self.tls.as_ref(), self.starttls);
-        let mut connection = match tokio::time::timeout(self.connect_timeout, connecting).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(e)) => return Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
-            Err(_) => {
-                let waited = self.connect_timeout;
-                return Err(DirectoryError::Unavailable(format!(
-                    "connect to {url}: no answer within {waited:?}"
-                )));
-            }
-        };
+        let mut connection = self.connect(url, connecting).await?;
         // As in `open_on`: a server that failed must answer LDAP, not just TCP.
         if self.failed_at(server).is_some() {
             let probe = connection.search_dns("", wire::SearchScope::Base, "(objectClass=*)", 0);
@@ -207,6 +188,23 @@ impl Connector {
             }
         }
         Ok(connection)
+    }
+
+    /// `connecting` to `url`, TLS and StartTLS included, within
+    /// `ldap.connect_timeout`. Any failure is the server's.
+    async fn connect<C, E: std::fmt::Display>(
+        &self,
+        url: &str,
+        connecting: impl Future<Output = Result<C, E>>,
+    ) -> Result<C, DirectoryError> {
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(e)) => Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
+            Err(_) => {
+                let waited = self.connect_timeout;
+                Err(DirectoryError::Unavailable(format!("connect to {url}: no answer within {waited:?}")))
+            }
+        }
     }
 
     /// Passes over `server` for a while. Logged once per outage, not per request.
