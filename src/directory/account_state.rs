@@ -5,6 +5,8 @@
 
 use ldap3::controls::Control;
 
+use super::wire::ber::element;
+
 /// The password policy control (draft-behera-ldap-password-policy), which
 /// OpenLDAP's ppolicy overlay answers on binds. Sent with every user bind
 /// without a value and not critical, so a directory without the overlay
@@ -68,24 +70,6 @@ fn policy_error(code: u64) -> &'static str {
         8 => "password in history (password policy)",
         _ => "password policy error (password policy)",
     }
-}
-
-/// One BER element with a short or one- to four-byte long length: its tag,
-/// its content, and what follows it.
-fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let length = rest[..count].iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
-        (length, &rest[count..])
-    };
-    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
 }
 
 fn integer(bytes: &[u8]) -> u64 {

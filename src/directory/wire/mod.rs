@@ -14,7 +14,7 @@
 //! - `message`: the requests and responses.
 //! - `stream`: TCP, TLS, StartTLS and Unix sockets.
 
-mod ber;
+pub(super) mod ber;
 mod message;
 mod stream;
 
