@@ -48,9 +48,10 @@ pub struct Metrics {
     rejected_connections: Counter,
     ldap_operations: Latencies,
     ldap_server_up: Family<ServerLabels, Gauge>,
-    service_connections: Gauge,
+    idle_search_connections: Gauge,
     user_binds_in_flight: Gauge,
     idle_bind_connections: Gauge,
+    write_connections: Gauge,
     user_exists_cache: Family<AnswerLabels, Counter>,
     logins_answered_early: Family<AnswerLabels, Counter>,
 }
@@ -91,11 +92,11 @@ impl Metrics {
             "1 for a directory server in use, 0 for one passed over after a failure",
             ldap_server_up.clone(),
         );
-        let service_connections = Gauge::default();
+        let idle_search_connections = Gauge::default();
         registry.register(
-            "ldap_service_connections",
-            "Open connections of the service account's pool",
-            service_connections.clone(),
+            "ldap_search_connections_idle",
+            "Open connections for the service account's searches, waiting for the next one",
+            idle_search_connections.clone(),
         );
         let user_binds_in_flight = Gauge::default();
         registry.register(
@@ -108,6 +109,12 @@ impl Metrics {
             "ldap_bind_connections_idle",
             "Open connections for user binds, waiting for the next one",
             idle_bind_connections.clone(),
+        );
+        let write_connections = Gauge::default();
+        registry.register(
+            "ldap_write_connections",
+            "Open connections for the service account's writes",
+            write_connections.clone(),
         );
         let user_exists_cache = Family::default();
         registry.register(
@@ -127,9 +134,10 @@ impl Metrics {
             rejected_connections,
             ldap_operations,
             ldap_server_up,
-            service_connections,
+            idle_search_connections,
             user_binds_in_flight,
             idle_bind_connections,
+            write_connections,
             user_exists_cache,
             logins_answered_early,
         }
@@ -165,19 +173,15 @@ impl Metrics {
     }
 
     /// Sets the gauges read from the directory's state at scrape time.
-    pub fn set_directory_state(
-        &self,
-        servers: &[(String, bool)],
-        service_connections: usize,
-        idle_bind_connections: usize,
-    ) {
+    pub fn set_directory_state(&self, state: &DirectoryState) {
         // Servers a reload removed must not linger.
         self.ldap_server_up.clear();
-        for (server, up) in servers {
+        for (server, up) in &state.servers {
             self.ldap_server_up.get_or_create(&ServerLabels { server: server.clone() }).set(i64::from(*up));
         }
-        self.service_connections.set(service_connections as i64);
-        self.idle_bind_connections.set(idle_bind_connections as i64);
+        self.idle_search_connections.set(state.idle_search_connections as i64);
+        self.idle_bind_connections.set(state.idle_bind_connections as i64);
+        self.write_connections.set(state.write_connections as i64);
     }
 
     /// Everything, in the OpenMetrics text format.
@@ -187,6 +191,15 @@ impl Metrics {
         let _ = encode(&mut text, &self.registry);
         text
     }
+}
+
+/// The directory's connections as they are at a scrape.
+pub struct DirectoryState {
+    /// Each server's URL, and whether it is in use (not passed over).
+    pub servers: Vec<(String, bool)>,
+    pub idle_search_connections: usize,
+    pub idle_bind_connections: usize,
+    pub write_connections: usize,
 }
 
 /// Decrements a gauge when dropped, however the work it counts ends.
@@ -209,7 +222,12 @@ mod tests {
         metrics.request("check_password", "true", 200);
         metrics.ldap_operation("search", true, Duration::from_micros(300));
         metrics.user_exists_cache("stale");
-        metrics.set_directory_state(&[("ldap://a:389".into(), true), ("ldap://b:389".into(), false)], 3, 2);
+        metrics.set_directory_state(&DirectoryState {
+            servers: vec![("ldap://a:389".into(), true), ("ldap://b:389".into(), false)],
+            idle_search_connections: 3,
+            idle_bind_connections: 2,
+            write_connections: 1,
+        });
         let text = metrics.render();
         for line in [
             r#"auth_http_ldap_requests_total{method="check_password",outcome="true",status="200"} 2"#,
@@ -217,8 +235,9 @@ mod tests {
             r#"auth_http_ldap_ldap_operation_duration_seconds_count{operation="search",result="ok"} 1"#,
             r#"auth_http_ldap_user_exists_cache_total{answer="stale"} 1"#,
             r#"auth_http_ldap_ldap_server_up{server="ldap://b:389"} 0"#,
-            "auth_http_ldap_ldap_service_connections 3",
+            "auth_http_ldap_ldap_search_connections_idle 3",
             "auth_http_ldap_ldap_bind_connections_idle 2",
+            "auth_http_ldap_ldap_write_connections 1",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");

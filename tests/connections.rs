@@ -19,20 +19,62 @@ async fn settled(slapd: &Slapd) -> usize {
     }
 }
 
+/// Sends `requests` (with the answer each expects) all at once, and checks every answer.
+async fn concurrently(bridge: &Bridge, requests: Vec<(String, bool)>) {
+    let mut sent = tokio::task::JoinSet::new();
+    for (request, expected) in requests {
+        let address = bridge.addr;
+        sent.spawn(async move { (support::send(address, request.as_bytes()).await, expected) });
+    }
+    while let Some(reply) = sent.join_next().await {
+        let (reply, expected) = reply.expect("a request task");
+        reply.assert_answer(expected);
+    }
+}
+
+fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
 #[tokio::test]
-async fn searches_share_at_most_pool_size_service_connections() {
+async fn searches_reuse_at_most_pool_size_connections() {
     let slapd = Slapd::start();
-    let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 3").await;
+    let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 2").await;
     let before = settled(&slapd).await;
     for _ in 0..10 {
         bridge.user_exists("romeo").await.assert_answer(true);
         bridge.user_exists("nobody").await.assert_answer(false);
     }
-    assert_eq!(settled(&slapd).await - before, 3, "searches should share the pool's connections");
+    assert_eq!(settled(&slapd).await - before, 1, "searches one after another should reuse one connection");
+    let requests = (0..20)
+        .map(|i| {
+            let (user, exists) = if i % 2 == 0 { ("romeo", true) } else { ("nobody", false) };
+            (get(&format!("/user_exists?user={user}&server=example.com")), exists)
+        })
+        .collect();
+    concurrently(&bridge, requests).await;
+    let opened = settled(&slapd).await - before;
+    assert!((1..=2).contains(&opened), "{opened} connections for searches, at most 2 allowed");
 }
 
 #[tokio::test]
-async fn old_service_connections_are_replaced() {
+async fn writes_share_one_connection_of_their_own() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, "").await;
+    bridge.user_exists("romeo").await.assert_answer(true);
+    let before = settled(&slapd).await;
+    for password in ["one", "two", "iheartjuliet"] {
+        let body = format!("user=romeo&pass={password}&server=example.com");
+        assert_eq!(bridge.post("/set_password", &body).await.status, 204);
+    }
+    // Three searches for romeo's DN on the search connection, and three
+    // writes on one connection beside it, shared and never a user's.
+    assert_eq!(settled(&slapd).await - before, 1);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+}
+
+#[tokio::test]
+async fn old_search_connections_are_replaced() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1\nmax_connection_age = \"1s\"").await;
     bridge.user_exists("romeo").await.assert_answer(true);
@@ -67,20 +109,14 @@ async fn concurrent_logins_share_at_most_bind_pool_size_connections() {
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1\nbind_pool_size = 2").await;
     bridge.user_exists("romeo").await.assert_answer(true);
     let before = settled(&slapd).await;
-    let mut logins = tokio::task::JoinSet::new();
-    for i in 0..20 {
-        let (user, password, valid) =
-            if i % 3 == 0 { ("juliet", "wrong", false) } else { ("romeo", "iheartjuliet", true) };
-        let request = format!(
-            "GET /check_password?user={user}&pass={password}&server=example.com HTTP/1.1\r\nHost: x\r\n\r\n"
-        );
-        let address = bridge.addr;
-        logins.spawn(async move { (support::send(address, request.as_bytes()).await, valid) });
-    }
-    while let Some(login) = logins.join_next().await {
-        let (reply, valid) = login.expect("a login task");
-        reply.assert_answer(valid);
-    }
+    let logins = (0..20)
+        .map(|i| {
+            let (user, password, valid) =
+                if i % 3 == 0 { ("juliet", "wrong", false) } else { ("romeo", "iheartjuliet", true) };
+            (get(&format!("/check_password?user={user}&pass={password}&server=example.com")), valid)
+        })
+        .collect();
+    concurrently(&bridge, logins).await;
     let opened = settled(&slapd).await - before;
     assert!((1..=2).contains(&opened), "{opened} connections for binds, at most 2 allowed");
 }

@@ -92,16 +92,13 @@ async fn searches_and_logins_return_to_the_first_server_once_it_is_back() {
     first.resume_service();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let before = first.connections_accepted();
-    // Searches only: the pooled connections move back to the first server.
+    // Searches only: they leave the second server's connection for a new one to the first.
     for _ in 0..4 {
         bridge.user_exists("romeo").await.assert_answer(true);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after_searches = first.connections_accepted();
-    assert!(
-        after_searches >= before + 2,
-        "searches stayed on the second server ({before} -> {after_searches})"
-    );
+    assert!(after_searches > before, "searches stayed on the second server ({before} -> {after_searches})");
     bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(first.connections_accepted() > after_searches, "the login did not go to the first server");

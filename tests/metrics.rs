@@ -50,9 +50,15 @@ async fn requests_operations_and_caches_are_counted() {
     expect(r#"auth_http_ldap_user_exists_cache_total{answer="hit"}"#, 1.0);
     expect(r#"auth_http_ldap_logins_answered_early_total{answer="recently-refused"}"#, 1.0);
     expect(&format!(r#"auth_http_ldap_ldap_server_up{{server="{}"}}"#, slapd.url()), 1.0);
-    // Three searches, round-robin over the pool of four: three connections.
-    expect("auth_http_ldap_ldap_service_connections", 3.0);
+    // Three searches and two binds, one after another: one connection for
+    // each, waiting for the next; nothing written, so no connection for writes.
+    expect("auth_http_ldap_ldap_search_connections_idle", 1.0);
+    expect("auth_http_ldap_ldap_bind_connections_idle", 1.0);
+    expect("auth_http_ldap_ldap_write_connections", 0.0);
     expect("auth_http_ldap_ldap_user_binds_in_flight", 0.0);
+    assert_eq!(bridge.post("/set_password", "user=juliet&pass=new&server=example.com").await.status, 204);
+    let text = scrape(&bridge).await;
+    assert_eq!(value(&text, "auth_http_ldap_ldap_write_connections"), Some(1.0), "{text}");
 }
 
 #[tokio::test]
@@ -65,7 +71,8 @@ async fn a_failed_server_shows_as_down() {
     let text = scrape(&bridge).await;
     let up = format!(r#"auth_http_ldap_ldap_server_up{{server="{}"}}"#, slapd.url());
     assert_eq!(value(&text, &up), Some(0.0), "{text}");
-    assert_eq!(value(&text, "auth_http_ldap_ldap_service_connections"), Some(0.0), "{text}");
+    // The connection that met the stopped server is closed, not kept.
+    assert_eq!(value(&text, "auth_http_ldap_ldap_search_connections_idle"), Some(0.0), "{text}");
     let unavailable =
         r#"auth_http_ldap_requests_total{method="user_exists",outcome="unavailable",status="503"}"#;
     assert_eq!(value(&text, unavailable), Some(1.0), "{text}");

@@ -1,8 +1,8 @@
 //! The directory ceiling: the bridge's own work for one login, driven
 //! directly with ldap3 in its fastest honest form. The search runs as the
-//! service account on a few shared connections (as many as the bridge's
-//! default pool), and the bind on a connection of the worker's own that is
-//! opened once and used for nothing but user binds.
+//! service account on a few shared connections, which ldap3 multiplexes,
+//! and the bind on a connection of the worker's own that is opened once and
+//! used for nothing but user binds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,7 @@ use crate::directory::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 use crate::measure::Worker;
 use crate::workload::Workload;
 
-/// The bridge's default `ldap.pool_size`.
+/// How many connections the searches share.
 const SEARCH_CONNECTIONS: usize = 4;
 
 /// The password policy request control, which the bridge sends with every

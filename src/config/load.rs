@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(settings.http.listen.0, ["127.0.0.1:5281".parse::<std::net::SocketAddr>().unwrap()]);
         assert_eq!(settings.http.request_timeout, std::time::Duration::from_secs(5));
         assert_eq!(settings.http.max_body_bytes, 8192);
-        assert_eq!((settings.ldap.pool_size, settings.ldap.bind_pool_size), (4, 64));
+        assert_eq!((settings.ldap.pool_size, settings.ldap.bind_pool_size), (16, 64));
         assert_eq!(settings.ldap.url.to_string(), "ldap://127.0.0.1:389");
         let host = settings.host("anything.example").unwrap();
         assert_eq!(host.users.scope, Scope::Sub);

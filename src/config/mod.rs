@@ -158,16 +158,18 @@ pub struct Ldap {
     /// Time allowed for one LDAP operation. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// How many connections the service account keeps open. Default `4`.
+    /// How many connections the service account's searches may use at once,
+    /// each kept open for the next search; past it, searches wait for one.
+    /// Default `16`.
     pub pool_size: usize,
     /// How many connections user binds may use at once, each kept open for
     /// the next bind; past it, logins wait for one. Default `64`.
     pub bind_pool_size: usize,
-    /// A service connection older than this is replaced before it is used,
+    /// A connection older than this is replaced before it is used,
     /// ahead of Active Directory's 15-minute idle cut-off. Default `10m`.
     #[serde(with = "humantime_serde")]
     pub max_connection_age: Duration,
-    /// A service connection unused for this long is replaced before it is
+    /// A connection unused for this long is replaced before it is
     /// used: firewalls drop idle connections without a word. Default `1m`.
     #[serde(with = "humantime_serde")]
     pub max_connection_idle: Duration,
@@ -400,7 +402,7 @@ impl Default for Ldap {
             service_account: None,
             connect_timeout: defaults::connect_timeout(),
             timeout: defaults::ldap_timeout(),
-            pool_size: 4,
+            pool_size: 16,
             bind_pool_size: 64,
             max_connection_age: Duration::from_secs(600),
             max_connection_idle: Duration::from_secs(60),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult};
 use rustls::ClientConfig;
 use tracing::{debug, info, warn};
 
@@ -65,10 +65,13 @@ impl Connector {
         self.first_answering(|server| self.open_on(server, account)).await
     }
 
-    /// A connection of our own for user binds, anonymous until the first,
-    /// to the first server that answers, as [`Connector::open`] chooses it.
-    pub(crate) async fn open_for_binds(&self) -> Result<Opened<wire::Connection>, DirectoryError> {
-        self.first_answering(|server| self.open_wire_on(server)).await
+    /// A [`wire`] connection to the first server that answers, as
+    /// [`Connector::open`] chooses it and binds it.
+    pub(crate) async fn open_wire(
+        &self,
+        account: Option<&ServiceAccount>,
+    ) -> Result<Opened<wire::Connection>, DirectoryError> {
+        self.first_answering(|server| self.open_wire_on(server, account)).await
     }
 
     async fn first_answering<C, Fut>(
@@ -157,34 +160,44 @@ impl Connector {
                 return Err(DirectoryError::Unavailable(format!("{url} still does not answer: {e}")));
             }
         }
-        if let Some(ServiceAccount { dn, password }) = account {
+        if let Some(account) = account {
             let result = ldap
                 .with_timeout(self.timeout)
-                .simple_bind(dn, password.expose())
+                .simple_bind(&account.dn, account.password.expose())
                 .await
-                .map_err(|e| DirectoryError::from_client("service account bind", e))?;
-            if meaning(result.rc) != Meaning::Success {
-                let error = DirectoryError::from_result("service account bind", &result);
-                warn!(%error, bind_dn = %dn, server = %url, "the service account cannot bind; check ldap.bind_dn and its password");
-                return Err(error);
-            }
+                .map_err(|e| DirectoryError::from_client(SERVICE_BIND, e))?;
+            service_bind_succeeded(&result, account, url)?;
         }
         Ok(ldap)
     }
 
-    async fn open_wire_on(&self, server: usize) -> Result<wire::Connection, DirectoryError> {
+    /// As [`Connector::open_on`], with a [`wire`] connection.
+    async fn open_wire_on(
+        &self,
+        server: usize,
+        account: Option<&ServiceAccount>,
+    ) -> Result<wire::Connection, DirectoryError> {
         let url = &self.servers[server].url;
         let connecting = wire::Connection::open(url, self.tls.as_ref(), self.starttls);
         let mut connection = self.connect(url, connecting).await?;
-        // As in `open_on`: a server that failed must answer LDAP, not just TCP.
-        if self.failed_at(server).is_some() {
-            let probe = connection.search_dns("", wire::SearchScope::Base, "(objectClass=*)", 0);
+        let no_answer = |e: &dyn std::fmt::Display| DirectoryError::Unavailable(format!("{url}: {e}"));
+        // As in `open_on`: a server that failed must answer LDAP, not just
+        // TCP, and the service account's bind is such an answer.
+        if let Some(account) = account {
+            let bind = connection.bind(&account.dn, account.password.expose(), &[]);
+            let result = match tokio::time::timeout(self.timeout, bind).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(e)) => return Err(no_answer(&format_args!("{SERVICE_BIND}: {e}"))),
+                Err(_) => return Err(no_answer(&format_args!("{SERVICE_BIND}: no answer in time"))),
+            };
+            service_bind_succeeded(&result, account, url)?;
+        } else if self.failed_at(server).is_some() {
+            let everything = wire::Filter::everything();
+            let probe = connection.search_dns("", wire::SearchScope::Base, &everything, 0);
             match tokio::time::timeout(self.timeout, probe).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    return Err(DirectoryError::Unavailable(format!("{url} still does not answer: {e}")));
-                }
-                Err(_) => return Err(DirectoryError::Unavailable(format!("{url} still does not answer"))),
+                Ok(Err(e)) => return Err(no_answer(&format_args!("still does not answer: {e}"))),
+                Err(_) => return Err(no_answer(&"still does not answer")),
             }
         }
         Ok(connection)
@@ -224,4 +237,22 @@ impl Connector {
             info!(server = %entry.url, "directory server answers again");
         }
     }
+}
+
+const SERVICE_BIND: &str = "service account bind";
+
+/// `Ok` if the service account's bind succeeded; otherwise the error, and
+/// a warning naming the settings to check, as the bind will fail the same
+/// way on every server.
+fn service_bind_succeeded(
+    result: &LdapResult,
+    account: &ServiceAccount,
+    url: &str,
+) -> Result<(), DirectoryError> {
+    if meaning(result.rc) == Meaning::Success {
+        return Ok(());
+    }
+    let error = DirectoryError::from_result(SERVICE_BIND, result);
+    warn!(%error, bind_dn = %account.dn, server = %url, "the service account cannot bind; check ldap.bind_dn and its password");
+    Err(error)
 }

@@ -3,17 +3,17 @@
 //! callers pass filters and DNs that are already rendered and escaped.
 //!
 //! - `connector`: which server to connect to, TLS and StartTLS, failover.
-//! - `pool`: the service account's connections.
-//! - `binds`: the connections for user binds.
-//! - `wire`: the connection those binds use, driven on the caller's task.
+//! - `lent`: connections lent to one search or one user bind at a time.
+//! - `wire`: those connections, driven on the caller's task.
+//! - `pool`: the service account's connection for writes.
 //! - `account_state`: password policy controls and Active Directory sub-codes.
 //! - `error`: what result codes mean.
 //! - [`tls`]: the TLS client configuration.
 
 mod account_state;
-mod binds;
 mod connector;
 mod error;
+mod lent;
 mod pool;
 pub mod tls;
 mod wire;
@@ -24,17 +24,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3::exop::PasswordModify;
-use ldap3::{Ldap, LdapError, LdapResult, Mod, SearchOptions};
+use ldap3::{Ldap, LdapError, LdapResult, Mod};
 use tracing::info;
 
 use crate::config::{self, Scope};
-use crate::metrics::Metrics;
+use crate::metrics::{DirectoryState, Metrics};
 use account_state::{PASSWORD_POLICY_OID, PolicyState, active_directory_reason, password_policy_response};
-use binds::BindPool;
 use connector::Connector;
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning, succeeded};
+use lent::{Lent, LentPool, NoAnswer};
 use pool::{Lease, ServicePool};
+use wire::{Filter, SearchScope, WireError};
 
 /// The result of looking a user up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +83,12 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
 
 pub struct Directory {
     connector: Connector,
-    service: ServicePool,
-    binds: BindPool,
+    /// The service account's connections for searches.
+    searches: LentPool,
+    /// Connections for user binds.
+    binds: LentPool,
+    /// The service account's connection for writes.
+    writes: ServicePool,
     metrics: Arc<Metrics>,
 }
 
@@ -91,65 +96,54 @@ impl Directory {
     pub fn new(settings: &config::Ldap, metrics: Arc<Metrics>) -> Self {
         Directory {
             connector: Connector::new(settings),
-            service: ServicePool::new(settings),
-            binds: BindPool::new(settings),
+            searches: LentPool::new(settings, settings.pool_size, settings.service_account.clone()),
+            binds: LentPool::new(settings, settings.bind_pool_size, None),
+            writes: ServicePool::new(settings),
             metrics,
         }
     }
 
     /// Sets the metrics that describe the connections as they are now.
     pub fn export_state(&self) {
-        self.metrics.set_directory_state(
-            &self.connector.health(),
-            self.service.open_connections(),
-            self.binds.idle_connections(),
-        );
+        self.metrics.set_directory_state(&DirectoryState {
+            servers: self.connector.health(),
+            idle_search_connections: self.searches.idle_connections(),
+            idle_bind_connections: self.binds.idle_connections(),
+            write_connections: self.writes.open_connections(),
+        });
     }
 
     /// Searches for the entry matching `filter`, as the service account.
     pub async fn find(&self, base: &str, scope: Scope, filter: &str) -> Result<Lookup, DirectoryError> {
         let scope = match scope {
-            Scope::Base => ldap3::Scope::Base,
-            Scope::One => ldap3::Scope::OneLevel,
-            Scope::Sub => ldap3::Scope::Subtree,
+            Scope::Base => SearchScope::Base,
+            Scope::One => SearchScope::One,
+            Scope::Sub => SearchScope::Sub,
         };
-        let timeout = self.connector.timeout;
-        let search = async |mut ldap: Ldap| {
-            // Two entries are enough to know the answer is ambiguous; "1.1" asks for no attributes.
-            ldap.with_timeout(timeout)
-                .with_search_options(SearchOptions::new().sizelimit(2))
-                .search(base, scope, filter, vec!["1.1"])
-                .await
-        };
-        let ldap3::SearchResult(entries, result) = self.as_service("search", true, search).await?;
-        match (meaning(result.rc), <[_; 1]>::try_from(entries)) {
-            (Meaning::Success, Ok([entry])) => Ok(Lookup::Found(ldap3::SearchEntry::construct(entry).dn)),
-            (Meaning::Success, Err(entries)) if entries.is_empty() => Ok(Lookup::NotFound),
+        let filter = parsed("search", filter)?;
+        // Two entries are enough to know the answer is ambiguous.
+        let (dns, result) = self.search("search", base, scope, &filter, 2).await?;
+        match (meaning(result.rc), <[_; 1]>::try_from(dns)) {
+            (Meaning::Success, Ok([dn])) => Ok(Lookup::Found(dn)),
+            (Meaning::Success, Err(dns)) if dns.is_empty() => Ok(Lookup::NotFound),
             (Meaning::Success | Meaning::SizeLimitExceeded, _) => Ok(Lookup::Ambiguous),
             _ => Err(DirectoryError::from_result("search", &result)),
         }
     }
 
     /// Whether the directory answers: a read of the root DSE, as the service
-    /// account, on the pooled connections (and so through failover).
+    /// account, on the connections for searches (and so through failover).
     pub async fn answers(&self) -> Result<(), DirectoryError> {
-        let timeout = self.connector.timeout;
-        let read = async |mut ldap: Ldap| {
-            ldap.with_timeout(timeout).search("", ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"]).await
-        };
-        let ldap3::SearchResult(_, result) = self.as_service("root DSE read", true, read).await?;
+        let (_, result) =
+            self.search("root DSE read", "", SearchScope::Base, &Filter::everything(), 0).await?;
         succeeded("root DSE read", &result)
     }
 
     /// Whether an entry exists at `dn`, as the service account.
     pub async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
-        let timeout = self.connector.timeout;
-        let read = async |mut ldap: Ldap| {
-            ldap.with_timeout(timeout).search(dn, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"]).await
-        };
-        let ldap3::SearchResult(entries, result) = self.as_service("read", true, read).await?;
+        let (dns, result) = self.search("read", dn, SearchScope::Base, &Filter::everything(), 0).await?;
         match meaning(result.rc) {
-            Meaning::Success => Ok(!entries.is_empty()),
+            Meaning::Success => Ok(!dns.is_empty()),
             Meaning::NoSuchObject => Ok(false),
             _ => Err(DirectoryError::from_result("read", &result)),
         }
@@ -193,26 +187,63 @@ impl Directory {
         }
     }
 
-    /// The directory's answer to a bind as `dn`, on a connection of the
-    /// bind pool. Not retried on another connection or server: a bind that
+    /// The directory's answer to a bind as `dn`, on a connection for user
+    /// binds. Not retried on another connection or server: a bind that
     /// failed midway may still have counted against the account's lockout.
     async fn user_bind(&self, dn: &str, password: &str) -> Result<LdapResult, DirectoryError> {
-        let mut connection = self.binds.get(&self.connector).await?;
-        let bind = connection.connection().bind(dn, password, &[PASSWORD_POLICY_OID]);
-        let error = match tokio::time::timeout(self.connector.timeout, bind).await {
-            Ok(Ok(result)) => {
-                connection.done();
-                return Ok(result);
-            }
-            Ok(Err(e)) => DirectoryError::Unavailable(format!("bind: {e}")),
-            Err(_) => {
-                DirectoryError::Unavailable(format!("bind: no answer within {:?}", self.connector.timeout))
-            }
+        let bind = async |connection: &mut wire::Connection| {
+            connection.bind(dn, password, &[PASSWORD_POLICY_OID]).await
         };
-        // The connection is closed when dropped: a bind that did not finish
-        // leaves it where no other bind should pick it up.
-        self.connector.mark_failed(connection.server, &error);
-        Err(error)
+        let lent = self.binds.get(&self.connector).await?;
+        self.on_lent(lent, bind).await.map_err(|e| e.into_error("bind"))
+    }
+
+    /// The DNs of the entries under `base` that `filter` matches, and the
+    /// search's result, as the service account. A search that finds its
+    /// connection closed is tried once more on a new one if the connection
+    /// had served before, and so may have been dropped while idle: the first
+    /// request after a directory restart succeeds. One that got no answer in
+    /// time is not, as that would double the wait.
+    async fn search(
+        &self,
+        operation: &'static str,
+        base: &str,
+        scope: SearchScope,
+        filter: &Filter,
+        size_limit: i32,
+    ) -> Result<(Vec<String>, LdapResult), DirectoryError> {
+        let started = Instant::now();
+        let search = async |connection: &mut wire::Connection| {
+            connection.search_dns(base, scope, filter, size_limit).await
+        };
+        let outcome = async {
+            let lent = self.searches.get(&self.connector).await?;
+            let reused = lent.reused;
+            match self.on_lent(lent, search).await {
+                Err(e) if e.lost() && reused => {
+                    let lent = self.searches.get_new(&self.connector).await?;
+                    self.on_lent(lent, search).await.map_err(|e| e.into_error(operation))
+                }
+                outcome => outcome.map_err(|e| e.into_error(operation)),
+            }
+        }
+        .await;
+        self.metrics.ldap_operation(operation, outcome.is_ok(), started.elapsed());
+        outcome
+    }
+
+    /// Runs `operation` on `lent`, and passes over its server if it got no answer.
+    async fn on_lent<T>(
+        &self,
+        lent: Lent<'_>,
+        operation: impl AsyncFnOnce(&mut wire::Connection) -> Result<T, WireError>,
+    ) -> Result<T, NoAnswer> {
+        let server = lent.server;
+        let outcome = lent.run(self.connector.timeout, operation).await;
+        if let Err(e) = &outcome {
+            self.connector.mark_failed(server, e);
+        }
+        outcome
     }
 
     /// Adds an entry, as the service account.
@@ -221,7 +252,7 @@ impl Directory {
         let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> =
             attributes.into_iter().map(|(name, values)| (name.into_bytes(), values)).collect();
         let add = async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
-        let result = self.as_service("add", false, add).await?;
+        let result = self.as_service("add", add).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Added::Created),
             Meaning::AlreadyExists => Ok(Added::AlreadyExists),
@@ -239,7 +270,7 @@ impl Directory {
             // only the result code is read (ldap3's parser would panic on it).
             ldap.with_timeout(timeout).extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
         };
-        let result = self.as_service("password modify", false, modify).await?;
+        let result = self.as_service("password modify", modify).await?;
         succeeded("password modify", &result)
     }
 
@@ -257,7 +288,7 @@ impl Directory {
             let change = Mod::Replace(attribute.as_bytes().to_vec(), HashSet::from([value.clone()]));
             ldap.with_timeout(timeout).modify(dn, vec![change]).await
         };
-        let result = self.as_service("modify", false, modify).await?;
+        let result = self.as_service("modify", modify).await?;
         succeeded("modify", &result)
     }
 
@@ -276,13 +307,10 @@ impl Directory {
         } else {
             format!("(|(member={member})(uniqueMember={member}))")
         };
-        let timeout = self.connector.timeout;
-        let search = async |mut ldap: Ldap| {
-            ldap.with_timeout(timeout).search(group_dn, ldap3::Scope::Base, &filter, vec!["1.1"]).await
-        };
-        let ldap3::SearchResult(entries, result) = self.as_service("group search", true, search).await?;
+        let filter = parsed("group search", &filter)?;
+        let (dns, result) = self.search("group search", group_dn, SearchScope::Base, &filter, 0).await?;
         match meaning(result.rc) {
-            Meaning::Success => Ok(!entries.is_empty()),
+            Meaning::Success => Ok(!dns.is_empty()),
             _ => Err(DirectoryError::from_result("group search", &result)),
         }
     }
@@ -291,7 +319,7 @@ impl Directory {
     pub async fn delete(&self, dn: &str) -> Result<Deleted, DirectoryError> {
         let timeout = self.connector.timeout;
         let delete = async |mut ldap: Ldap| ldap.with_timeout(timeout).delete(dn).await;
-        let result = self.as_service("delete", false, delete).await?;
+        let result = self.as_service("delete", delete).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Deleted::Deleted),
             Meaning::NoSuchObject => Ok(Deleted::NotFound),
@@ -299,33 +327,22 @@ impl Directory {
         }
     }
 
-    /// Runs `operation` on the service account's connection. A connection
-    /// found dead is discarded; a `retry`able (idempotent) operation is then
-    /// tried once more on a fresh one, so the first request after a directory
-    /// restart succeeds. A connection whose operation timed out, or was
-    /// abandoned by the request's deadline, is discarded too: a server that
-    /// stopped answering may never answer on it again. Neither is retried,
-    /// as that would double the wait.
-    async fn as_service<T, F, Fut>(
+    /// Writes as the service account: runs `write` on the connection for
+    /// writes. A connection found dead, or whose operation timed out or was
+    /// abandoned by the request's deadline, is discarded: a server that
+    /// stopped answering may never answer on it again. A write is never
+    /// tried twice, as it may have been carried out the first time.
+    async fn as_service<T, Fut>(
         &self,
         operation: &'static str,
-        retry: bool,
-        run: F,
+        write: impl FnOnce(Ldap) -> Fut,
     ) -> Result<T, DirectoryError>
     where
-        F: Fn(Ldap) -> Fut,
         Fut: Future<Output = Result<T, LdapError>>,
     {
-        let lease = self.service.get(&self.connector).await?;
-        let outcome = self.watched(operation, &lease, run(lease.ldap.clone())).await;
-        match outcome {
-            Err(e) if connection_lost(&e) && retry => {
-                let lease = self.service.replace(&self.connector, &lease).await?;
-                let outcome = self.watched(operation, &lease, run(lease.ldap.clone())).await;
-                outcome.map_err(|e| DirectoryError::from_client(operation, e))
-            }
-            other => other.map_err(|e| DirectoryError::from_client(operation, e)),
-        }
+        let lease = self.writes.get(&self.connector).await?;
+        let outcome = self.watched(operation, &lease, write(lease.ldap.clone())).await;
+        outcome.map_err(|e| DirectoryError::from_client(operation, e))
     }
 
     /// Awaits one operation on a leased connection, and discards the
@@ -336,7 +353,7 @@ impl Directory {
         lease: &Lease,
         operation: impl Future<Output = Result<T, LdapError>>,
     ) -> Result<T, LdapError> {
-        let mut guard = DiscardUnlessDone { service: &self.service, lease, done: false };
+        let mut guard = DiscardUnlessDone { service: &self.writes, lease, done: false };
         let started = Instant::now();
         let outcome = operation.await;
         self.metrics.ldap_operation(name, outcome.is_ok(), started.elapsed());
@@ -351,6 +368,13 @@ impl Directory {
         };
         outcome
     }
+}
+
+/// `filter`, parsed; a filter that does not parse is a bug, since the
+/// configured templates are checked at start and every value is escaped.
+fn parsed(operation: &'static str, filter: &str) -> Result<Filter, DirectoryError> {
+    Filter::parse(filter)
+        .ok_or_else(|| DirectoryError::Client { operation, message: "the filter does not parse".into() })
 }
 
 /// Discards a leased connection when dropped before it is marked done: on

@@ -1,10 +1,12 @@
-//! The service account's connections: a fixed number, shared round-robin
-//! (ldap3 multiplexes the requests on each), each checked before it is lent
-//! and replaced once it is older than `ldap.max_connection_age`, ahead of
-//! the idle cut-off of Active Directory and of firewalls.
+//! The service account's connection for writes (`register`, `set_password`,
+//! `remove_user`): ldap3's, which multiplexes the requests on it, so one
+//! carries them all; writes are rare. It is opened when first needed,
+//! checked before it is lent, and replaced once it is older than
+//! `ldap.max_connection_age`, ahead of the idle cut-off of Active Directory
+//! and of firewalls.
 //!
 //! Clones of an `Ldap` share one socket, and binding on any clone rebinds
-//! them all, so these connections are never used to bind as a user.
+//! them all, so this connection is never used to bind as a user.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +18,9 @@ use tracing::debug;
 use super::connector::{Connector, Opened};
 use super::error::DirectoryError;
 use crate::config::{self, ServiceAccount};
+
+/// How many connections writes share.
+const CONNECTIONS: usize = 1;
 
 pub(crate) struct ServicePool {
     account: Option<ServiceAccount>,
@@ -58,7 +63,7 @@ impl ServicePool {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
         ServicePool {
             account: settings.service_account.clone(),
-            slots: (0..settings.pool_size.max(1)).map(|_| Slot::default()).collect(),
+            slots: (0..CONNECTIONS).map(|_| Slot::default()).collect(),
             next_slot: AtomicUsize::new(0),
             next_generation: AtomicU64::new(1),
             max_age: settings.max_connection_age,
@@ -70,18 +75,6 @@ impl ServicePool {
     pub(crate) async fn get(&self, connector: &Connector) -> Result<Lease, DirectoryError> {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         self.get_in(connector, slot).await
-    }
-
-    /// A new connection in the slot of `failed`, which is discarded: the one
-    /// retry of an idempotent operation goes to a fresh connection, not to
-    /// the next slot's, which may have died the same way.
-    pub(crate) async fn replace(
-        &self,
-        connector: &Connector,
-        failed: &Lease,
-    ) -> Result<Lease, DirectoryError> {
-        self.discard(failed);
-        self.get_in(connector, failed.slot).await
     }
 
     /// `slot`'s connection, replaced first when it is closed or discarded,

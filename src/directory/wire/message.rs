@@ -1,6 +1,6 @@
-//! The LDAP messages of the login path (RFC 4511): simple bind, search,
-//! StartTLS, and the responses to them, read defensively: a server that
-//! sends something malformed gets an error, never a panic.
+//! The LDAP messages of the login path (RFC 4511): simple bind, search for
+//! DNs, StartTLS, and the responses to them, read defensively: a server
+//! that sends something malformed gets an error, never a panic.
 
 use ldap3::LdapResult;
 use ldap3::asn1::ASNTag;
@@ -26,13 +26,36 @@ const CONTROLS: u8 = 0xa0;
 
 const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 
-/// How far below the base a search looks (RFC 4511, 4.5.1.2). Only the
-/// root DSE probe searches on these connections so far.
+/// How far below the base a search looks (RFC 4511, 4.5.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SearchScope {
     Base = 0,
-    #[cfg(test)]
+    One = 1,
     Sub = 2,
+}
+
+/// A search filter, parsed and encoded before any connection is taken for
+/// it, so that a filter that does not parse never costs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Filter(Vec<u8>);
+
+impl Filter {
+    /// `filter` in RFC 4515 form, read by ldap3's parser so that it means
+    /// here what it means on the connections ldap3 drives, and written with
+    /// ldap3's encoder. `None` if it does not parse.
+    pub(crate) fn parse(filter: &str) -> Option<Filter> {
+        let tag = ldap3::parse_filter(filter).ok()?;
+        let mut out = bytes::BytesMut::new();
+        ldap3::asn1::write::encode_into(&mut out, tag.into_structure()).ok()?;
+        Some(Filter(out.to_vec()))
+    }
+
+    /// `(objectClass=*)`, which every entry matches: for reading one entry,
+    /// or the root DSE, by its DN.
+    pub(crate) fn everything() -> Filter {
+        // present [7] "objectClass"
+        Filter(b"\x87\x0bobjectClass".to_vec())
+    }
 }
 
 /// A simple bind as `dn`, with the given controls (type, no value).
@@ -47,16 +70,14 @@ pub(crate) fn bind_request(id: i32, dn: &str, password: &str, controls: &[&str])
 }
 
 /// A search that asks for no attributes ("1.1"): only the entries' DNs.
-/// `filter` is in RFC 4515 form; `None` if it does not parse.
 pub(crate) fn search_request(
     id: i32,
     base: &str,
     scope: SearchScope,
-    filter: &str,
+    filter: &Filter,
     size_limit: i32,
-) -> Option<Vec<u8>> {
-    let filter = encoded_filter(filter)?;
-    Some(message(id, &[], |out| {
+) -> Vec<u8> {
+    message(id, &[], |out| {
         ber::write(out, SEARCH_REQUEST, |out| {
             ber::write_bytes(out, OCTET_STRING, base.as_bytes());
             ber::write_integer(out, ENUMERATED, scope as i64);
@@ -64,10 +85,10 @@ pub(crate) fn search_request(
             ber::write_integer(out, INTEGER, i64::from(size_limit));
             ber::write_integer(out, INTEGER, 0); // timeLimit: the client's deadline rules
             ber::write_boolean(out, false); // typesOnly
-            out.extend_from_slice(&filter);
+            out.extend_from_slice(&filter.0);
             ber::write(out, SEQUENCE, |out| ber::write_bytes(out, OCTET_STRING, b"1.1"));
         })
-    }))
+    })
 }
 
 /// The StartTLS extended request (RFC 4511, 4.14).
@@ -75,15 +96,6 @@ pub(crate) fn starttls_request(id: i32) -> Vec<u8> {
     message(id, &[], |out| {
         ber::write(out, EXTENDED_REQUEST, |out| ber::write_bytes(out, EXTENDED_REQUEST_NAME, STARTTLS_OID))
     })
-}
-
-/// ldap3's RFC 4515 parser, so that a filter means here what it means on
-/// the connections ldap3 drives; its BER is written with ldap3's encoder.
-fn encoded_filter(filter: &str) -> Option<Vec<u8>> {
-    let tag = ldap3::parse_filter(filter).ok()?;
-    let mut out = bytes::BytesMut::new();
-    ldap3::asn1::write::encode_into(&mut out, tag.into_structure()).ok()?;
-    Some(out.to_vec())
 }
 
 fn message(id: i32, controls: &[&str], operation: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -212,7 +224,8 @@ mod tests {
 
     #[test]
     fn a_search_request_carries_the_filter_and_asks_for_no_attributes() {
-        let request = search_request(7, "dc=x", SearchScope::Sub, "(uid=a\\2a)", 2).unwrap();
+        let filter = Filter::parse("(uid=a\\2a)").unwrap();
+        let request = search_request(7, "dc=x", SearchScope::Sub, &filter, 2);
         let (_, content, _) = ber::element(&request).unwrap();
         let (_, _, rest) = ber::element(content).unwrap();
         let (tag, search, _) = ber::element(rest).unwrap();
@@ -221,7 +234,7 @@ mod tests {
         let filter = [0xa3, 0x09, 0x04, 0x03, b'u', b'i', b'd', 0x04, 0x02, b'a', b'*'];
         assert!(search.windows(filter.len()).any(|w| w == filter), "{search:02x?}");
         assert!(search.ends_with(&[0x30, 0x05, 0x04, 0x03, b'1', b'.', b'1']));
-        assert!(search_request(7, "dc=x", SearchScope::Sub, "(uid=a", 2).is_none());
+        assert!(Filter::parse("(uid=a").is_none());
     }
 
     #[test]
@@ -248,6 +261,11 @@ mod tests {
         let Control(_, control) = &result.ctrls[0];
         assert_eq!(control.ctype, "1.3.6.1.4.1.42.2.27.8.5.1");
         assert_eq!(control.val.as_deref(), Some(&[0x30, 0x03, 0x81, 0x01, 0x01][..]));
+    }
+
+    #[test]
+    fn everything_is_the_present_filter_on_object_class() {
+        assert_eq!(Filter::everything(), Filter::parse("(objectClass=*)").unwrap());
     }
 
     #[test]

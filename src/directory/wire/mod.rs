@@ -1,14 +1,14 @@
 //! A connection of our own for the login path's LDAP operations: a simple
-//! bind, and a search that returns DNs. It is lent to one operation at a
+//! bind, and a search that returns DNs. It carries one operation at a
 //! time, and that operation runs on the caller's task: the request is
 //! written, and the answer read, by the task that asked.
 //!
 //! ldap3's connections multiplex: a driver task owns the socket, and each
 //! operation goes to it through a channel and comes back through another,
 //! two hand-offs between tasks (often between threads) per operation. On
-//! a connection that only ever carries one operation at a time, as a bind
-//! connection does, that buys nothing and costs CPU time on every login
-//! (see the README's Performance section).
+//! a connection that only ever carries one operation at a time that buys
+//! nothing, and it costs CPU time on every login (see the README's
+//! Performance section).
 //!
 //! - `ber`: the BER encoding, as far as these messages need it.
 //! - `message`: the requests and responses.
@@ -27,8 +27,8 @@ use ldap3::LdapResult;
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-pub(crate) use message::SearchScope;
 use message::{Body, Response};
+pub(crate) use message::{Filter, SearchScope};
 use stream::{Endpoint, Stream};
 
 /// No answer on the login path comes near this: a bind response, or a
@@ -51,8 +51,6 @@ pub(crate) enum WireError {
     Protocol(&'static str),
     /// StartTLS was refused; the connection never carries anything in clear.
     StartTlsRefused(LdapResult),
-    /// The filter is not RFC 4515.
-    BadFilter,
 }
 
 impl fmt::Display for WireError {
@@ -62,7 +60,6 @@ impl fmt::Display for WireError {
             WireError::Closed => f.write_str("the server closed the connection"),
             WireError::Protocol(why) => write!(f, "protocol error: {why}"),
             WireError::StartTlsRefused(result) => write!(f, "StartTLS refused: {result}"),
-            WireError::BadFilter => f.write_str("the filter does not parse"),
         }
     }
 }
@@ -119,13 +116,11 @@ impl Connection {
         &mut self,
         base: &str,
         scope: SearchScope,
-        filter: &str,
+        filter: &Filter,
         size_limit: i32,
     ) -> Result<(Vec<String>, LdapResult), WireError> {
         let id = self.next_id();
-        let request =
-            message::search_request(id, base, scope, filter, size_limit).ok_or(WireError::BadFilter)?;
-        self.send(&request).await?;
+        self.send(&message::search_request(id, base, scope, filter, size_limit)).await?;
         let mut dns = Vec::new();
         loop {
             match self.receive(id).await? {

@@ -1,0 +1,199 @@
+//! Connections lent to one operation at a time: opened as needed up to a
+//! limit, kept open for the next operation, so that a login costs its
+//! operations and not a new connection (and its TLS handshake). They are
+//! [`wire`] connections: each operation runs on the task that asked for it.
+//!
+//! There are two such pools. The service account's searches have one,
+//! bound as the service account when opened. User binds have the other,
+//! whose connections are used for nothing but user binds: a bind sets who
+//! the whole connection acts as, and whoever the last one left it as (the
+//! last user, or anonymous after a refusal) is never acted on, as the next
+//! use is another bind, which replaces it.
+//!
+//! Past the limit, an operation waits for a connection to come back,
+//! within the request's deadline: a burst of logins cannot open a burst of
+//! connections to the directory.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::connector::{Connector, Opened};
+use super::error::DirectoryError;
+use super::wire::{self, WireError};
+use crate::config::{self, ServiceAccount};
+
+pub(crate) struct LentPool {
+    /// Who the connections are bound as when opened; `None`: anonymous.
+    account: Option<ServiceAccount>,
+    /// One permit for each connection that may be open.
+    permits: Semaphore,
+    /// Connections waiting for their next operation, the most recently used last.
+    idle: Mutex<Vec<Idle>>,
+    max_age: Duration,
+    max_idle: Duration,
+}
+
+struct Idle {
+    connection: wire::Connection,
+    server: usize,
+    opened: Instant,
+    last_used: Instant,
+}
+
+/// A connection lent for one operation. Dropped, it goes back to the pool
+/// if [`Lent::done`] was called, and is closed otherwise: an operation that
+/// failed or was abandoned midway leaves the connection in a state no other
+/// operation should inherit.
+pub(crate) struct Lent<'a> {
+    pool: &'a LentPool,
+    /// Taken when the connection goes back to the pool.
+    connection: Option<wire::Connection>,
+    pub(crate) server: usize,
+    /// Whether it served an operation before this one: a connection found
+    /// dead then may only have been dropped by the server while idle.
+    pub(crate) reused: bool,
+    opened: Instant,
+    done: bool,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl LentPool {
+    /// A pool of at most `size` connections, bound as `account` if given.
+    pub(crate) fn new(settings: &config::Ldap, size: usize, account: Option<ServiceAccount>) -> Self {
+        LentPool {
+            account,
+            permits: Semaphore::new(size.max(1)),
+            idle: Mutex::new(Vec::new()),
+            max_age: settings.max_connection_age,
+            max_idle: settings.max_connection_idle,
+        }
+    }
+
+    /// A connection for one operation: an idle one still fit for use, or a
+    /// new one. Waits while every connection the pool may open is lent.
+    pub(crate) async fn get(&self, connector: &Connector) -> Result<Lent<'_>, DirectoryError> {
+        let permit = self.permit().await;
+        let preferred = connector.preferred();
+        while let Some(mut idle) = self.take_idle() {
+            let usable = idle.server == preferred
+                && idle.opened.elapsed() < self.max_age
+                && idle.last_used.elapsed() < self.max_idle
+                && !idle.connection.is_closed();
+            if usable {
+                let Idle { connection, server, opened, .. } = idle;
+                return Ok(self.lend(connection, server, opened, true, permit));
+            }
+        }
+        self.open(connector, permit).await
+    }
+
+    /// A new connection, never an idle one: for trying an operation again
+    /// after the connection it was lent turned out to be dead.
+    pub(crate) async fn get_new(&self, connector: &Connector) -> Result<Lent<'_>, DirectoryError> {
+        let permit = self.permit().await;
+        self.open(connector, permit).await
+    }
+
+    /// How many connections wait for an operation.
+    pub(crate) fn idle_connections(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    async fn permit(&self) -> SemaphorePermit<'_> {
+        self.permits.acquire().await.expect("the semaphore is never closed")
+    }
+
+    async fn open<'a>(
+        &'a self,
+        connector: &Connector,
+        permit: SemaphorePermit<'a>,
+    ) -> Result<Lent<'a>, DirectoryError> {
+        let Opened { connection, server } = connector.open_wire(self.account.as_ref()).await?;
+        Ok(self.lend(connection, server, Instant::now(), false, permit))
+    }
+
+    fn lend<'a>(
+        &'a self,
+        connection: wire::Connection,
+        server: usize,
+        opened: Instant,
+        reused: bool,
+        permit: SemaphorePermit<'a>,
+    ) -> Lent<'a> {
+        let connection = Some(connection);
+        Lent { pool: self, connection, server, reused, opened, done: false, _permit: permit }
+    }
+
+    fn take_idle(&self) -> Option<Idle> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn give_back(&self, idle: Idle) {
+        let mut connections = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        // Those left unused since the last burst go now rather than at their next use.
+        connections.retain(|c| c.last_used.elapsed() < self.max_idle);
+        connections.push(idle);
+    }
+}
+
+impl Lent<'_> {
+    /// Runs `operation` on the connection within `timeout`. An answer,
+    /// whatever it says, gives the connection back for the next operation;
+    /// anything else closes it.
+    pub(crate) async fn run<T>(
+        mut self,
+        timeout: Duration,
+        operation: impl AsyncFnOnce(&mut wire::Connection) -> Result<T, WireError>,
+    ) -> Result<T, NoAnswer> {
+        let connection = self.connection.as_mut().expect("only taken when dropped");
+        match tokio::time::timeout(timeout, operation(connection)).await {
+            Ok(Ok(answer)) => {
+                self.done = true;
+                Ok(answer)
+            }
+            Ok(Err(e)) => Err(NoAnswer::Failed(e)),
+            Err(_) => Err(NoAnswer::Timeout(timeout)),
+        }
+    }
+}
+
+/// Why an operation on a lent connection got no answer.
+#[derive(Debug)]
+pub(crate) enum NoAnswer {
+    Failed(WireError),
+    Timeout(Duration),
+}
+
+impl NoAnswer {
+    /// Whether the connection was found closed or broken, rather than slow
+    /// or talking nonsense: a new connection might then succeed.
+    pub(crate) fn lost(&self) -> bool {
+        matches!(self, NoAnswer::Failed(WireError::Closed | WireError::Io(_)))
+    }
+
+    pub(crate) fn into_error(self, operation: &str) -> DirectoryError {
+        DirectoryError::Unavailable(format!("{operation}: {self}"))
+    }
+}
+
+impl fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoAnswer::Failed(e) => write!(f, "{e}"),
+            NoAnswer::Timeout(waited) => write!(f, "no answer within {waited:?}"),
+        }
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(connection)) = (self.done, self.connection.take()) {
+            let idle =
+                Idle { connection, server: self.server, opened: self.opened, last_used: Instant::now() };
+            self.pool.give_back(idle);
+        }
+    }
+}
