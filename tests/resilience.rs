@@ -43,6 +43,22 @@ async fn a_restart_between_requests_is_invisible() {
 }
 
 #[tokio::test]
+async fn a_search_on_a_connection_the_network_dropped_is_tried_again() {
+    let slapd = Slapd::start_tcp(None);
+    let proxy = support::proxy::Proxy::start(slapd.ldap_addr()).await;
+    let bridge = Bridge::for_directory(&slapd, &format!("[ldap]\nurl = \"{}\"", proxy.url())).await;
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+    // A firewall forgets the connections, and the bridge is not told.
+    proxy.forget_open_connections();
+    // A search is tried again on a new connection: the answer is the directory's.
+    bridge.user_exists("romeo").await.assert_answer(true);
+    // A bind is not, as the directory may have counted it against the
+    // account's lockout: that login is 503, and the next one finds a new connection.
+    assert_eq!(bridge.check_password("romeo", "iheartjuliet").await.status, 503);
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
+}
+
+#[tokio::test]
 async fn a_frozen_directory_is_answered_within_the_ldap_timeout() {
     let slapd = Slapd::start();
     let bridge =

@@ -5,6 +5,7 @@
 
 pub mod ds389;
 pub mod pki;
+pub mod proxy;
 pub mod samba;
 pub mod slapd;
 

@@ -108,6 +108,11 @@ impl Slapd {
         format!("ldap://127.0.0.1:{}", self.tcp.expect("a TCP server").0)
     }
 
+    /// The address `ldap_url` names.
+    pub fn ldap_addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.tcp.expect("a TCP server").0).into()
+    }
+
     /// `ldaps://127.0.0.1:PORT`.
     pub fn ldaps_url(&self) -> String {
         format!("ldaps://127.0.0.1:{}", self.tcp.expect("a TCP server").1)
