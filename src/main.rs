@@ -72,7 +72,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let exit = runtime.block_on(async {
         // Sockets passed by systemd (socket activation) win over http.listen.
         let (listeners, from) = match systemd::inherited_listeners() {
             Ok(listeners) if !listeners.is_empty() => (listeners, "systemd socket"),
@@ -136,7 +136,9 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
         };
         auth_http_ldap::serve_with_reloads(settings, listeners, admin, shutdown, reloads).await;
         ExitCode::SUCCESS
-    })
+    });
+    logging::flush();
+    exit
 }
 
 /// On each SIGHUP, reads the configuration and its secret files again. A
