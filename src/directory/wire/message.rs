@@ -3,10 +3,10 @@
 //! that sends something malformed gets an error, never a panic.
 
 use ldap3::LdapResult;
-use ldap3::asn1::ASNTag;
 use ldap3::controls::{Control, RawControl};
 
 use super::ber::{self, ENUMERATED, INTEGER, OCTET_STRING, SEQUENCE};
+use super::filter::Filter;
 
 /// Protocol operation tags ([APPLICATION n], constructed unless noted).
 const BIND_REQUEST: u8 = 0x60;
@@ -32,30 +32,6 @@ pub(crate) enum SearchScope {
     Base = 0,
     One = 1,
     Sub = 2,
-}
-
-/// A search filter, parsed and encoded before any connection is taken for
-/// it, so that a filter that does not parse never costs one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Filter(Vec<u8>);
-
-impl Filter {
-    /// `filter` in RFC 4515 form, read by ldap3's parser so that it means
-    /// here what it means on the connections ldap3 drives, and written with
-    /// ldap3's encoder. `None` if it does not parse.
-    pub(crate) fn parse(filter: &str) -> Option<Filter> {
-        let tag = ldap3::parse_filter(filter).ok()?;
-        let mut out = bytes::BytesMut::new();
-        ldap3::asn1::write::encode_into(&mut out, tag.into_structure()).ok()?;
-        Some(Filter(out.to_vec()))
-    }
-
-    /// `(objectClass=*)`, which every entry matches: for reading one entry,
-    /// or the root DSE, by its DN.
-    pub(crate) fn everything() -> Filter {
-        // present [7] "objectClass"
-        Filter(b"\x87\x0bobjectClass".to_vec())
-    }
 }
 
 /// A simple bind as `dn`, with the given controls (type, no value).
@@ -85,7 +61,7 @@ pub(crate) fn search_request(
             ber::write_integer(out, INTEGER, i64::from(size_limit));
             ber::write_integer(out, INTEGER, 0); // timeLimit: the client's deadline rules
             ber::write_boolean(out, false); // typesOnly
-            out.extend_from_slice(&filter.0);
+            out.extend_from_slice(filter.ber());
             ber::write(out, SEQUENCE, |out| ber::write_bytes(out, OCTET_STRING, b"1.1"));
         })
     })
@@ -261,11 +237,6 @@ mod tests {
         let Control(_, control) = &result.ctrls[0];
         assert_eq!(control.ctype, "1.3.6.1.4.1.42.2.27.8.5.1");
         assert_eq!(control.val.as_deref(), Some(&[0x30, 0x03, 0x81, 0x01, 0x01][..]));
-    }
-
-    #[test]
-    fn everything_is_the_present_filter_on_object_class() {
-        assert_eq!(Filter::everything(), Filter::parse("(objectClass=*)").unwrap());
     }
 
     #[test]

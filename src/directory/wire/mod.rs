@@ -11,10 +11,12 @@
 //! Performance section).
 //!
 //! - `ber`: the BER encoding, as far as these messages need it.
+//! - `filter`: search filters.
 //! - `message`: the requests and responses.
 //! - `stream`: TCP, TLS, StartTLS and Unix sockets.
 
 pub(super) mod ber;
+mod filter;
 mod message;
 mod stream;
 
@@ -27,8 +29,9 @@ use ldap3::LdapResult;
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
+pub(crate) use filter::Filter;
+pub(crate) use message::SearchScope;
 use message::{Body, Response};
-pub(crate) use message::{Filter, SearchScope};
 use stream::{Endpoint, Stream};
 
 /// No answer on the login path comes near this: a bind response, or a
