@@ -77,10 +77,11 @@ impl LentPool {
     pub(crate) async fn get(&self, connector: &Connector) -> Result<Lent<'_>, DirectoryError> {
         let permit = self.permit().await;
         let preferred = connector.preferred();
+        let now = Instant::now();
         while let Some(mut idle) = self.take_idle() {
             let usable = idle.server == preferred
-                && idle.opened.elapsed() < self.max_age
-                && idle.last_used.elapsed() < self.max_idle
+                && now.saturating_duration_since(idle.opened) < self.max_age
+                && now.saturating_duration_since(idle.last_used) < self.max_idle
                 && !idle.connection.is_closed();
             if usable {
                 let Idle { connection, server, opened, .. } = idle;
@@ -133,8 +134,13 @@ impl LentPool {
 
     fn give_back(&self, idle: Idle) {
         let mut connections = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        // Those left unused since the last burst go now rather than at their next use.
-        connections.retain(|c| c.last_used.elapsed() < self.max_idle);
+        // Those left unused since the last burst go now rather than at their
+        // next use. The oldest are first, so the rest are younger.
+        let stale = connections
+            .iter()
+            .take_while(|c| idle.last_used.saturating_duration_since(c.last_used) >= self.max_idle)
+            .count();
+        connections.drain(..stale);
         connections.push(idle);
     }
 }
