@@ -5,7 +5,7 @@
 //! - `connector`: which server to connect to, TLS and StartTLS, failover.
 //! - `lent`: connections lent to one search or one user bind at a time.
 //! - `wire`: those connections, driven on the caller's task.
-//! - `pool`: the service account's connection for writes.
+//! - `writes`: the service account's connection for writes.
 //! - `account_state`: password policy controls and Active Directory sub-codes.
 //! - `error`: what result codes mean.
 //! - [`tls`]: the TLS client configuration.
@@ -14,9 +14,9 @@ mod account_state;
 mod connector;
 mod error;
 mod lent;
-mod pool;
 pub mod tls;
 mod wire;
+mod writes;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -34,8 +34,8 @@ use connector::Connector;
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning, succeeded};
 use lent::{Lent, LentPool, NoAnswer};
-use pool::{Lease, ServicePool};
 use wire::{Filter, SearchScope, WireError};
+use writes::{Lease, WriteConnection};
 
 /// The result of looking a user up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub struct Directory {
     /// Connections for user binds.
     binds: LentPool,
     /// The service account's connection for writes.
-    writes: ServicePool,
+    writes: WriteConnection,
     metrics: Arc<Metrics>,
 }
 
@@ -98,7 +98,7 @@ impl Directory {
             connector: Connector::new(settings),
             searches: LentPool::new(settings, settings.pool_size, settings.service_account.clone()),
             binds: LentPool::new(settings, settings.bind_pool_size, None),
-            writes: ServicePool::new(settings),
+            writes: WriteConnection::new(settings),
             metrics,
         }
     }
@@ -353,7 +353,7 @@ impl Directory {
         lease: &Lease,
         operation: impl Future<Output = Result<T, LdapError>>,
     ) -> Result<T, LdapError> {
-        let mut guard = DiscardUnlessDone { service: &self.writes, lease, done: false };
+        let mut guard = DiscardUnlessDone { writes: &self.writes, lease, done: false };
         let started = Instant::now();
         let outcome = operation.await;
         self.metrics.ldap_operation(name, outcome.is_ok(), started.elapsed());
@@ -380,7 +380,7 @@ fn parsed(operation: &'static str, filter: &str) -> Result<Filter, DirectoryErro
 /// Discards a leased connection when dropped before it is marked done: on
 /// failure, and when the request's deadline drops the operation midway.
 struct DiscardUnlessDone<'a> {
-    service: &'a ServicePool,
+    writes: &'a WriteConnection,
     lease: &'a Lease,
     done: bool,
 }
@@ -388,7 +388,7 @@ struct DiscardUnlessDone<'a> {
 impl Drop for DiscardUnlessDone<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.service.discard(self.lease);
+            self.writes.discard(self.lease);
         }
     }
 }

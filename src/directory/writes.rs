@@ -8,7 +8,7 @@
 //! Clones of an `Ldap` share one socket, and binding on any clone rebinds
 //! them all, so this connection is never used to bind as a user.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ldap3::Ldap;
@@ -19,27 +19,18 @@ use super::connector::{Connector, Opened};
 use super::error::DirectoryError;
 use crate::config::{self, ServiceAccount};
 
-/// How many connections writes share.
-const CONNECTIONS: usize = 1;
-
-pub(crate) struct ServicePool {
+pub(crate) struct WriteConnection {
     account: Option<ServiceAccount>,
-    slots: Vec<Slot>,
-    next_slot: AtomicUsize,
+    current: Mutex<Option<Current>>,
     /// Every connection opened gets the next number, so that a request that
     /// saw its connection fail discards that one and not a newer one.
     next_generation: AtomicU64,
+    /// Connections of this generation and older are not to be used again.
+    discarded: AtomicU64,
     max_age: Duration,
     /// Firewalls and load balancers drop idle connections without a word;
     /// one unused for this long is replaced rather than trusted.
     max_idle: Duration,
-}
-
-#[derive(Default)]
-struct Slot {
-    current: Mutex<Option<Current>>,
-    /// Connections of this generation and older are not to be used again.
-    discarded: AtomicU64,
 }
 
 struct Current {
@@ -50,42 +41,34 @@ struct Current {
     last_used: Instant,
 }
 
-/// A service connection as lent to one operation.
+/// The service connection as lent to one operation.
 pub(crate) struct Lease {
     pub(crate) ldap: Ldap,
     /// Which server it is to, so that a failure can be laid at its door.
     pub(crate) server: usize,
     generation: u64,
-    slot: usize,
 }
 
-impl ServicePool {
+impl WriteConnection {
     pub(crate) fn new(settings: &config::Ldap) -> Self {
-        ServicePool {
+        WriteConnection {
             account: settings.service_account.clone(),
-            slots: (0..CONNECTIONS).map(|_| Slot::default()).collect(),
-            next_slot: AtomicUsize::new(0),
+            current: Mutex::new(None),
             next_generation: AtomicU64::new(1),
+            discarded: AtomicU64::new(0),
             max_age: settings.max_connection_age,
             max_idle: settings.max_connection_idle,
         }
     }
 
-    /// The next slot's connection, or a new one in its place.
+    /// The connection, replaced first when it is closed or discarded, too
+    /// old or too long idle, or to a server that failed or is not the
+    /// preferred one. The lock is held while connecting, so that after an
+    /// outage one connection is opened rather than one per request.
     pub(crate) async fn get(&self, connector: &Connector) -> Result<Lease, DirectoryError> {
-        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        self.get_in(connector, slot).await
-    }
-
-    /// `slot`'s connection, replaced first when it is closed or discarded,
-    /// too old or too long idle, or to a server that failed or is not the
-    /// preferred one. The slot's lock is held while connecting, so that after
-    /// an outage each slot opens one connection rather than one per request.
-    async fn get_in(&self, connector: &Connector, slot: usize) -> Result<Lease, DirectoryError> {
-        let entry = &self.slots[slot];
-        let mut current = entry.current.lock().await;
+        let mut current = self.current.lock().await;
         if let Some(open) = current.as_mut() {
-            let usable = open.generation > entry.discarded.load(Ordering::Acquire)
+            let usable = open.generation > self.discarded.load(Ordering::Acquire)
                 && open.opened.elapsed() < self.max_age
                 && open.last_used.elapsed() < self.max_idle
                 && open.server == connector.preferred()
@@ -96,33 +79,30 @@ impl ServicePool {
                     ldap: open.ldap.clone(),
                     server: open.server,
                     generation: open.generation,
-                    slot,
                 });
             }
-            debug!(slot, server = open.server, "replacing a service connection");
+            debug!(server = open.server, "replacing the connection for writes");
         }
         *current = None;
         let Opened { connection: ldap, server } = connector.open(self.account.as_ref()).await?;
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         *current = Some(Current { ldap: ldap.clone(), generation, server, opened: now, last_used: now });
-        Ok(Lease { ldap, server, generation, slot })
+        Ok(Lease { ldap, server, generation })
     }
 
-    /// How many connections are open. A slot busy opening one counts as open.
+    /// How many connections are open: 0 or 1. One being opened counts as open.
     pub(crate) fn open_connections(&self) -> usize {
-        let open = |slot: &Slot| {
-            let discarded = slot.discarded.load(Ordering::Acquire);
-            slot.current.try_lock().map_or(true, |mut current| {
-                current.as_mut().is_some_and(|c| c.generation > discarded && !c.ldap.is_closed())
-            })
-        };
-        self.slots.iter().filter(|slot| open(slot)).count()
+        let discarded = self.discarded.load(Ordering::Acquire);
+        let open = self.current.try_lock().map_or(true, |mut current| {
+            current.as_mut().is_some_and(|c| c.generation > discarded && !c.ldap.is_closed())
+        });
+        usize::from(open)
     }
 
-    /// Marks the lease's connection as not to be used again; its slot opens
-    /// a new one when next asked. Takes no lock, so it can run in a `Drop`.
+    /// Marks the lease's connection as not to be used again; a new one is
+    /// opened when next asked. Takes no lock, so it can run in a `Drop`.
     pub(crate) fn discard(&self, lease: &Lease) {
-        self.slots[lease.slot].discarded.fetch_max(lease.generation, Ordering::AcqRel);
+        self.discarded.fetch_max(lease.generation, Ordering::AcqRel);
     }
 }
