@@ -137,13 +137,15 @@ fn print_cpu(levels: &[Level]) {
 }
 
 /// Each target the README promises, as measured, and whether it was met.
+/// Ratios get a third decimal here: rounded to two, 0.748 would read as
+/// 0.75 beside "MISSED".
 fn targets(levels: &[Level], totals: &Totals, errors: usize) -> Vec<(String, bool)> {
     let mut targets = Vec::new();
     for level in levels.iter().filter(|level| level.concurrency >= 16) {
         let ratio = level.check_password.run.per_second() / level.ceiling.run.per_second();
         targets.push((
             format!(
-                "check_password at concurrency {}: {ratio:.2} × the ceiling (at least 0.75)",
+                "check_password at concurrency {}: {ratio:.3} × the ceiling (at least 0.75)",
                 level.concurrency
             ),
             ratio >= 0.75,
@@ -171,7 +173,7 @@ fn targets(levels: &[Level], totals: &Totals, errors: usize) -> Vec<(String, boo
         let ratio = level.user_exists_cached.run.per_second() / level.empty_server.run.per_second();
         targets.push((
             format!(
-                "user_exists from cache at concurrency {}: {ratio:.2} × the empty server (at least 0.80)",
+                "user_exists from cache at concurrency {}: {ratio:.3} × the empty server (at least 0.80)",
                 level.concurrency
             ),
             ratio >= 0.8,
