@@ -47,8 +47,9 @@ pub(crate) fn write_integer(out: &mut Vec<u8>, tag: u8, value: i64) {
     write_bytes(out, tag, &bytes[start..]);
 }
 
-pub(crate) fn write_boolean(out: &mut Vec<u8>, value: bool) {
-    write_bytes(out, BOOLEAN, &[if value { 0xff } else { 0x00 }]);
+/// A BOOLEAN, under `tag` ([`BOOLEAN`], or a context tag in its place).
+pub(crate) fn write_boolean(out: &mut Vec<u8>, tag: u8, value: bool) {
+    write_bytes(out, tag, &[if value { 0xff } else { 0x00 }]);
 }
 
 /// How an element starts: its tag, and where its content starts and ends

@@ -171,7 +171,7 @@ fn extensible<'a>(attribute: Option<&[u8]>, input: &'a [u8], out: &mut Vec<u8>) 
         }
         ber::write_bytes(out, MATCH_VALUE, &value);
         if dn {
-            ber::write_bytes(out, DN_ATTRIBUTES, &[0xff]);
+            ber::write_boolean(out, DN_ATTRIBUTES, true);
         }
     });
     Some(rest)

@@ -60,7 +60,7 @@ pub(crate) fn search_request(
             ber::write_integer(out, ENUMERATED, 0); // derefAliases: never
             ber::write_integer(out, INTEGER, i64::from(size_limit));
             ber::write_integer(out, INTEGER, 0); // timeLimit: the client's deadline rules
-            ber::write_boolean(out, false); // typesOnly
+            ber::write_boolean(out, ber::BOOLEAN, false); // typesOnly
             out.extend_from_slice(filter.ber());
             ber::write(out, SEQUENCE, |out| ber::write_bytes(out, OCTET_STRING, b"1.1"));
         })
