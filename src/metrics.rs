@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 
 /// The media type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -65,68 +65,56 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("auth_http_ldap");
-        let requests = Family::default();
-        registry.register(
-            "requests",
-            "Requests answered, by method, outcome and HTTP status",
-            requests.clone(),
-        );
-        let rejected_connections = Counter::default();
-        registry.register(
+        let requests =
+            registered(&mut registry, "requests", "Requests answered, by method, outcome and HTTP status");
+        let rejected_connections = registered(
+            &mut registry,
             "rejected_connections",
             "Connections closed before a request was read: too slow, too large, or not HTTP",
-            rejected_connections.clone(),
         );
         // From 100 µs to about 6.5 s, doubling.
         let ldap_operations: Latencies =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 17)));
         registry.register_with_unit(
             "ldap_operation_duration",
-            "LDAP operations by kind; a user bind includes waiting for, or opening, its connection",
+            "LDAP operations by kind; searches and user binds include waiting for, or opening, their connection",
             Unit::Seconds,
             ldap_operations.clone(),
         );
-        let ldap_server_up = Family::default();
-        registry.register(
+        let ldap_server_up = registered(
+            &mut registry,
             "ldap_server_up",
             "1 for a directory server in use, 0 for one passed over after a failure",
-            ldap_server_up.clone(),
         );
-        let idle_search_connections = Gauge::default();
-        registry.register(
+        let idle_search_connections = registered(
+            &mut registry,
             "ldap_search_connections_idle",
             "Open connections for the service account's searches, waiting for the next one",
-            idle_search_connections.clone(),
         );
-        let user_binds_in_flight = Gauge::default();
-        registry.register(
+        let user_binds_in_flight = registered(
+            &mut registry,
             "ldap_user_binds_in_flight",
             "User binds under way, each on a connection of its own",
-            user_binds_in_flight.clone(),
         );
-        let idle_bind_connections = Gauge::default();
-        registry.register(
+        let idle_bind_connections = registered(
+            &mut registry,
             "ldap_bind_connections_idle",
             "Open connections for user binds, waiting for the next one",
-            idle_bind_connections.clone(),
         );
-        let write_connections = Gauge::default();
-        registry.register(
+        let write_connections = registered(
+            &mut registry,
             "ldap_write_connections",
             "Open connections for the service account's writes",
-            write_connections.clone(),
         );
-        let user_exists_cache = Family::default();
-        registry.register(
+        let user_exists_cache = registered(
+            &mut registry,
             "user_exists_cache",
             "user_exists answers by source: hit (fresh from the cache), miss (asked the directory), stale (from the cache during an outage)",
-            user_exists_cache.clone(),
         );
-        let logins_answered_early = Family::default();
-        registry.register(
+        let logins_answered_early = registered(
+            &mut registry,
             "logins_answered_early",
             "Logins answered without the directory: throttled-user, throttled-address, recently-refused, recently-accepted",
-            logins_answered_early.clone(),
         );
         Metrics {
             registry,
@@ -191,6 +179,13 @@ impl Metrics {
         let _ = encode(&mut text, &self.registry);
         text
     }
+}
+
+/// A new metric, registered as `name` with its `help`.
+fn registered<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    let metric = M::default();
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 /// The directory's connections as they are at a scrape.
