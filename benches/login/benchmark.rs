@@ -68,7 +68,7 @@ pub async fn run(options: &Options) -> bool {
     }
     let totals = Totals {
         peak_resident_kb: bridge.peak_resident_kb(),
-        answered_early: bridge.counter("logins_answered_early_total").await,
+        answered_early: bridge.counter("auth_http_ldap_logins_answered_early").await,
     };
     crate::report::print(&levels, &totals)
 }

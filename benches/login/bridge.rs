@@ -76,11 +76,14 @@ base_dn = "{PEOPLE}"
             .expect("VmHWM in /proc/PID/status")
     }
 
-    /// The sum of a counter's samples in `/metrics`: 0 when it has none.
-    pub async fn counter(&self, name: &str) -> u64 {
+    /// The sum of the samples of the counter `family` (its full name, as
+    /// `/metrics` gives it, without `_total`): 0 when it has none, as
+    /// `/metrics` leaves out a family with no samples.
+    pub async fn counter(&self, family: &str) -> u64 {
         let text = crate::http_load::get(self.address, CREDENTIALS, "/metrics").await;
+        let samples = format!("{family}_total");
         text.lines()
-            .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
+            .filter(|line| line.strip_prefix(&samples).is_some_and(|rest| rest.starts_with(['{', ' '])))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     }
