@@ -2,7 +2,6 @@
 //! its figures mean nothing at this size, but every answer must still be
 //! right, with logins running concurrently, one in ten with a wrong
 //! password. Also runs the benchmark's own unit tests.
-#![allow(dead_code)]
 
 #[path = "../benches/login/benchmark.rs"]
 mod benchmark;

@@ -14,8 +14,6 @@ use crate::measure::{Timing, Worker, measure};
 use crate::report::{Level, Measured, Totals};
 use crate::workload::Workload;
 
-pub const USAGE: &str = "usage: scripts/bench [--users N] [--seconds S] [--warmup S] [--levels 1,16,64]";
-
 pub struct Options {
     users: u64,
     timing: Timing,

@@ -31,11 +31,13 @@ mod workload;
 
 use std::process::ExitCode;
 
+const USAGE: &str = "usage: scripts/bench [--users N] [--seconds S] [--warmup S] [--levels 1,16,64]";
+
 fn main() -> ExitCode {
     let options = match benchmark::Options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(error) => {
-            eprintln!("{error}\n{}", benchmark::USAGE);
+            eprintln!("{error}\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
