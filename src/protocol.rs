@@ -54,8 +54,8 @@ pub struct Call {
     pub password: Option<String>,
     /// The XMPP domain (Prosody's VirtualHost); empty when not sent.
     pub server: String,
-    /// Who sent the request, when it came over the network.
-    pub client: Option<IpAddr>,
+    /// Who sent the request.
+    pub client: IpAddr,
 }
 
 /// Why a query answered `false`, for the log.

@@ -196,7 +196,7 @@ impl Handler {
         }
 
         let server = params.server.unwrap_or_default();
-        let call = Call { method, user, password, server, client: Some(client) };
+        let call = Call { method, user, password, server, client };
         let outcome = self.service.call(&call).await;
         record.outcome = outcome.label();
         record.detail = match &outcome {

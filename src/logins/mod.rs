@@ -36,7 +36,7 @@ pub struct LoginGuard {
 /// One login, as the guard sees it.
 pub struct Attempt {
     user: UserKey,
-    client: Option<IpAddr>,
+    client: IpAddr,
     /// Only when a password is remembered at all.
     digest: Option<Digest>,
 }
@@ -89,12 +89,12 @@ impl LoginGuard {
         }
     }
 
-    pub fn attempt(&self, server: &str, user: &str, password: &str, client: Option<IpAddr>) -> Attempt {
+    pub fn attempt(&self, server: &str, user: &str, password: &str, client: IpAddr) -> Attempt {
         let remembers = self.failed.is_on() || self.succeeded.is_on();
         Attempt {
             user: (server.to_owned(), user.to_owned()),
             // One address for each host, whichever way it reached us.
-            client: client.map(|address| address.to_canonical()),
+            client: client.to_canonical(),
             digest: remembers.then(|| Digest::of(&self.key, server, user, password)),
         }
     }
@@ -105,7 +105,7 @@ impl LoginGuard {
         if self.per_user.is_throttled(&attempt.user) {
             return Some(Early::ThrottledUser);
         }
-        if attempt.client.is_some_and(|client| self.per_address.is_throttled(&client)) {
+        if self.per_address.is_throttled(&attempt.client) {
             return Some(Early::ThrottledAddress);
         }
         let digest = attempt.digest.as_ref()?;
@@ -128,9 +128,7 @@ impl LoginGuard {
             return;
         }
         self.per_user.record_failure(&attempt.user);
-        if let Some(client) = attempt.client {
-            self.per_address.record_failure(&client);
-        }
+        self.per_address.record_failure(&attempt.client);
         // A refusal may mean a locked account: no password opens it now.
         self.succeeded.forget(&attempt.user);
         if let (Answer::PasswordRefused, Some(digest)) = (answer, &attempt.digest) {
@@ -165,7 +163,7 @@ mod tests {
         })
     }
 
-    const LOCAL: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     #[test]
     fn a_wrong_password_is_remembered_and_a_right_one_is_not_by_default() {
@@ -208,10 +206,10 @@ mod tests {
         guard.record(&guard.attempt("x", "a", "1", LOCAL), Answer::UserRefused);
         guard.record(&guard.attempt("x", "b", "1", LOCAL), Answer::PasswordRefused);
         assert_eq!(guard.check(&guard.attempt("x", "c", "1", LOCAL)), Some(Early::ThrottledAddress));
-        let other = Some("192.0.2.1".parse().unwrap());
+        let other = "192.0.2.1".parse().unwrap();
         assert_eq!(guard.check(&guard.attempt("x", "c", "1", other)), None);
         // An IPv4 client seen through an IPv6 socket is the same client.
-        let mapped = Some("::ffff:127.0.0.1".parse().unwrap());
+        let mapped = "::ffff:127.0.0.1".parse().unwrap();
         assert_eq!(guard.check(&guard.attempt("x", "c", "1", mapped)), Some(Early::ThrottledAddress));
     }
 
