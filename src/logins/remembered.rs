@@ -53,6 +53,9 @@ impl RememberedPasswords {
     }
 
     pub fn contains(&self, user: &UserKey, digest: &Digest) -> bool {
+        if !self.is_on() {
+            return false;
+        }
         let entries = self.lock();
         entries.get(user).is_some_and(|seen| {
             seen.iter().any(|(known, stored)| stored.elapsed() < self.ttl && known.matches(digest))
