@@ -11,7 +11,17 @@ use crate::config::Cache as Settings;
 
 pub struct UserExistsCache {
     settings: Settings,
-    entries: Mutex<HashMap<(String, String), Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    answers: HashMap<(String, String), Entry>,
+    /// Set when the map was found full with nothing expired: nothing in it
+    /// expires before this, so until then a new answer is not kept without
+    /// looking again. A flood of new names would otherwise cost a scan of
+    /// the whole map for each.
+    full_until: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -31,12 +41,12 @@ pub enum Cached {
 
 impl UserExistsCache {
     pub fn new(settings: &Settings) -> Self {
-        UserExistsCache { settings: settings.clone(), entries: Mutex::new(HashMap::new()) }
+        UserExistsCache { settings: settings.clone(), entries: Mutex::new(Entries::default()) }
     }
 
     pub fn get(&self, server: &str, user: &str) -> Cached {
         let entries = self.lock();
-        match entries.get(&key(server, user)) {
+        match entries.answers.get(&key(server, user)) {
             Some(entry) if entry.stored.elapsed() < self.ttl(entry.exists) => Cached::Fresh(entry.exists),
             _ => Cached::Miss,
         }
@@ -47,6 +57,7 @@ impl UserExistsCache {
     pub fn known_to_exist(&self, server: &str, user: &str) -> bool {
         let entries = self.lock();
         entries
+            .answers
             .get(&key(server, user))
             .is_some_and(|entry| entry.exists && entry.stored.elapsed() < self.settings.stale_if_error)
     }
@@ -59,28 +70,33 @@ impl UserExistsCache {
             return;
         }
         let mut entries = self.lock();
-        if entries.len() >= self.settings.max_entries {
+        if entries.answers.len() >= self.settings.max_entries {
             // Make room from what no longer serves any purpose; when nothing
             // has expired, the new answer is simply not kept.
+            if entries.full_until.is_some_and(|until| Instant::now() < until) {
+                return;
+            }
             let keep_for = self.settings.user_exists_ttl.max(self.settings.stale_if_error);
-            entries.retain(|_, entry| entry.stored.elapsed() < keep_for);
-            if entries.len() >= self.settings.max_entries {
+            entries.answers.retain(|_, entry| entry.stored.elapsed() < keep_for);
+            if entries.answers.len() >= self.settings.max_entries {
+                let oldest = entries.answers.values().map(|entry| entry.stored).min();
+                entries.full_until = oldest.map(|stored| stored + keep_for);
                 return;
             }
         }
-        entries.insert(key(server, user), Entry { exists, stored: Instant::now() });
+        entries.answers.insert(key(server, user), Entry { exists, stored: Instant::now() });
     }
 
     /// Forgets `user`: after a write, the next question goes to the directory.
     pub fn forget(&self, server: &str, user: &str) {
-        self.lock().remove(&key(server, user));
+        self.lock().answers.remove(&key(server, user));
     }
 
     fn ttl(&self, exists: bool) -> Duration {
         if exists { self.settings.user_exists_ttl } else { self.settings.user_exists_negative_ttl }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // The map holds no invariant a panic elsewhere could break.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -135,8 +151,20 @@ mod tests {
         for user in ["a", "b", "c", "d", "e"] {
             cache.put("x", user, true);
         }
-        assert_eq!(cache.lock().len(), 3);
+        assert_eq!(cache.lock().answers.len(), 3);
         assert_eq!(cache.get("x", "e"), Cached::Miss);
+    }
+
+    #[test]
+    fn a_full_cache_keeps_new_answers_once_old_ones_expire() {
+        let cache = cache(100, 100, 0, 2);
+        cache.put("x", "a", true);
+        cache.put("x", "b", true);
+        cache.put("x", "c", true);
+        assert_eq!(cache.get("x", "c"), Cached::Miss, "full, and nothing expired");
+        std::thread::sleep(Duration::from_millis(120));
+        cache.put("x", "d", true);
+        assert_eq!(cache.get("x", "d"), Cached::Fresh(true));
     }
 
     #[test]
