@@ -3,6 +3,7 @@
 //! user, server, outcome and duration, and never the password, the query
 //! string or the body.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +49,10 @@ const READING_BODY: &str = "reading-body";
 #[derive(Default)]
 struct Record {
     /// The method, or the unsupported path segment that named none.
-    method: Option<String>,
+    method: Option<Cow<'static, str>>,
+    /// The method for the metrics: only names of the protocol's methods,
+    /// never a path segment a client made up; `None` before the path is read.
+    method_label: Option<&'static str>,
     user: Option<String>,
     server: Option<String>,
     outcome: &'static str,
@@ -93,7 +97,7 @@ impl Handler {
             };
         let status = response.status().as_u16();
         log(&record, status, started.elapsed());
-        self.service.count_request(record.method_label(), record.outcome, status);
+        self.service.count_request(record.method_label.unwrap_or("none"), record.outcome, status);
         response
     }
 
@@ -157,11 +161,13 @@ impl Handler {
         // the last segment names the method; any prefix is the operator's.
         let segment = request.uri().path().rsplit('/').next().unwrap_or_default();
         let Some(method) = Method::from_name(segment) else {
-            record.method = Some(truncated(segment).to_owned());
+            record.method = Some(Cow::Owned(truncated(segment).to_owned()));
+            record.method_label = Some("unsupported");
             record.outcome = "unsupported";
             return response::not_implemented("unsupported method\n");
         };
-        record.method = Some(method.name().to_owned());
+        record.method = Some(Cow::Borrowed(method.name()));
+        record.method_label = Some(method.name());
         let is_post = request.method() == hyper::Method::POST;
         let allowed = is_post || (method.is_query() && request.method() == hyper::Method::GET);
         if !allowed {
@@ -237,15 +243,6 @@ impl Handler {
 }
 
 impl Record {
-    /// The method for the metrics: only names of the protocol's methods,
-    /// never a path segment a client made up.
-    fn method_label(&self) -> &'static str {
-        match &self.method {
-            Some(name) => Method::from_name(name).map_or("unsupported", Method::name),
-            None => "none",
-        }
-    }
-
     fn bad_request(&mut self, why: String) -> Response<Body> {
         let response = response::bad_request(&why);
         self.outcome = "bad-request";
