@@ -17,6 +17,7 @@
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
 //! - [`systemd`]: socket activation and readiness notifications.
 //! - [`logging`]: plain, journald or JSON log lines.
+//! - [`workers`]: the threads that serve requests, one per core.
 
 pub mod cache;
 pub mod config;
@@ -29,5 +30,6 @@ pub mod protocol;
 pub mod service;
 pub mod systemd;
 pub mod template;
+pub mod workers;
 
-pub use http::{serve, serve_with_reloads};
+pub use http::{Listening, Sockets, serve, serve_with_reloads};

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auth_http_ldap::config::{self, Settings};
-use auth_http_ldap::{logging, systemd};
+use auth_http_ldap::http::sockets;
+use auth_http_ldap::workers::{self, Workers};
+use auth_http_ldap::{Sockets, logging, systemd};
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
+use tokio::runtime::Builder;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -65,54 +67,21 @@ fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
 
 fn run(path: PathBuf, settings: Settings) -> ExitCode {
     logging::init(&settings.log);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
+    let started = Workers::start(workers::per_core())
+        .and_then(|workers| Ok((workers, Builder::new_current_thread().enable_all().build()?)));
+    let (workers, runtime) = match started {
+        Ok(started) => started,
         Err(e) => {
-            error!(error = %e, "cannot start the runtime");
+            error!(error = %e, "cannot start the threads that serve requests");
             return ExitCode::FAILURE;
         }
     };
+    // This thread watches signals and hands over reloads; the workers serve.
     let exit = runtime.block_on(async {
-        // Sockets passed by systemd (socket activation) win over http.listen.
-        let (listeners, from) = match systemd::inherited_listeners() {
-            Ok(listeners) if !listeners.is_empty() => (listeners, "systemd socket"),
-            Ok(_) => {
-                let mut listeners = Vec::new();
-                for &address in &settings.http.listen.0 {
-                    match TcpListener::bind(address).await {
-                        Ok(listener) => listeners.push(listener),
-                        Err(e) => {
-                            error!(error = %e, %address, "cannot listen (http.listen)");
-                            return ExitCode::FAILURE;
-                        }
-                    }
-                }
-                (listeners, "http.listen")
-            }
-            Err(e) => {
-                error!(error = %e, "cannot use the sockets systemd passed");
-                return ExitCode::FAILURE;
-            }
+        let sockets = match sockets(&settings, &workers) {
+            Ok(sockets) => sockets,
+            Err(exit) => return exit,
         };
-        let admin = match settings.http.admin_listen {
-            Some(address) => match TcpListener::bind(address).await {
-                Ok(admin) => {
-                    info!(listen = %admin.local_addr().unwrap_or(address), "serving /health, /ready and /metrics");
-                    Some(admin)
-                }
-                Err(e) => {
-                    error!(error = %e, %address, "cannot listen (http.admin_listen)");
-                    return ExitCode::FAILURE;
-                }
-            },
-            None => None,
-        };
-        // The bound addresses, which differ from http.listen where a port is 0.
-        for listener in &listeners {
-            if let Ok(listen) = listener.local_addr() {
-                info!(%listen, from, https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
-            }
-        }
         for warning in settings.warnings() {
             warn!("{warning}");
         }
@@ -134,11 +103,71 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
             shutdown_signal(terminate, interrupt).await;
             systemd::notify_stopping();
         };
-        auth_http_ldap::serve_with_reloads(settings, listeners, admin, shutdown, reloads).await;
+        auth_http_ldap::serve_with_reloads(settings, sockets, shutdown, reloads).await;
         ExitCode::SUCCESS
     });
+    drop(workers);
     logging::flush();
     exit
+}
+
+/// The sockets to serve on, each worker with its own: those systemd passed
+/// (socket activation), which win over `http.listen`, or else `http.listen`'s;
+/// and `http.admin_listen`'s, on the first worker.
+fn sockets(settings: &Settings, workers: &Workers) -> Result<Sockets, ExitCode> {
+    let runtimes = workers.handles();
+    let (api, from) = match systemd::inherited_listeners() {
+        Ok(inherited) if !inherited.is_empty() => {
+            let shared: Result<Vec<_>, _> =
+                inherited.into_iter().map(|listener| sockets::shared(listener, runtimes)).collect();
+            match shared {
+                Ok(shared) => (shared, "systemd socket"),
+                Err(e) => {
+                    error!(error = %e, "cannot use the sockets systemd passed");
+                    return Err(ExitCode::FAILURE);
+                }
+            }
+        }
+        Ok(_) => {
+            let mut groups = Vec::new();
+            for &address in &settings.http.listen.0 {
+                match sockets::bind(address, runtimes) {
+                    Ok(group) => groups.push(group),
+                    Err(e) => {
+                        error!(error = %e, %address, "cannot listen (http.listen)");
+                        return Err(ExitCode::FAILURE);
+                    }
+                }
+            }
+            (groups, "http.listen")
+        }
+        Err(e) => {
+            error!(error = %e, "cannot use the sockets systemd passed");
+            return Err(ExitCode::FAILURE);
+        }
+    };
+    let admin = match settings.http.admin_listen {
+        Some(address) => match sockets::bind(address, &runtimes[..1]) {
+            Ok(mut admin) => {
+                let admin = admin.remove(0);
+                let listen = admin.listener.local_addr().unwrap_or(address);
+                info!(%listen, "serving /health, /ready and /metrics");
+                Some(admin)
+            }
+            Err(e) => {
+                error!(error = %e, %address, "cannot listen (http.admin_listen)");
+                return Err(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
+    // The bound addresses, which differ from http.listen where a port is 0.
+    for group in &api {
+        if let Some(Ok(listen)) = group.first().map(|listening| listening.listener.local_addr()) {
+            info!(%listen, from, workers = group.len(), https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+        }
+    }
+    Ok(Sockets { api: api.into_iter().flatten().collect(), admin, workers: runtimes.len() })
 }
 
 /// On each SIGHUP, reads the configuration and its secret files again. A

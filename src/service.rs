@@ -35,8 +35,14 @@ impl Service {
     /// replaces: its user_exists answers and login failures carry over when
     /// their settings did not change, so that a reload during an outage
     /// (to point `ldap.url` elsewhere, say) does not forget who exists.
-    pub fn new(settings: Settings, metrics: Arc<Metrics>, previous: Option<&Service>) -> Self {
-        let directory = Directory::new(&settings.ldap, metrics.clone());
+    /// `workers` is how many workers ([`crate::workers`]) it serves on.
+    pub fn new(
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        previous: Option<&Service>,
+        workers: usize,
+    ) -> Self {
+        let directory = Directory::new(&settings.ldap, metrics.clone(), workers);
         let user_exists_cache = match previous {
             Some(previous) if previous.settings.cache == settings.cache => previous.user_exists_cache.clone(),
             _ => Arc::new(UserExistsCache::new(&settings.cache)),

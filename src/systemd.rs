@@ -7,13 +7,12 @@ use std::io;
 use tracing::debug;
 
 /// The listening sockets systemd passed (LISTEN_FDS); none outside it.
-pub fn inherited_listeners() -> io::Result<Vec<tokio::net::TcpListener>> {
+pub fn inherited_listeners() -> io::Result<Vec<std::net::TcpListener>> {
     let mut fds = listenfd::ListenFd::from_env();
     let mut listeners = Vec::new();
     for index in 0..fds.len() {
         if let Some(listener) = fds.take_tcp_listener(index)? {
-            listener.set_nonblocking(true)?;
-            listeners.push(tokio::net::TcpListener::from_std(listener)?);
+            listeners.push(listener);
         }
     }
     Ok(listeners)

@@ -27,8 +27,9 @@ use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, LdapResult, Mod};
 use tracing::info;
 
-use crate::config::{self, Scope};
+use crate::config::{self, Scope, ServiceAccount};
 use crate::metrics::{DirectoryState, Metrics};
+use crate::workers::{self, PerWorker};
 use account_state::{PASSWORD_POLICY_OID, PolicyState, active_directory_reason, password_policy_response};
 use connector::Connector;
 pub use error::DirectoryError;
@@ -83,21 +84,29 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
 
 pub struct Directory {
     connector: Connector,
-    /// The service account's connections for searches.
-    searches: LentPool,
-    /// Connections for user binds.
-    binds: LentPool,
+    /// The service account's connections for searches, each worker's own:
+    /// a connection is driven by the runtime that opened it.
+    searches: PerWorker<LentPool>,
+    /// Connections for user binds, each worker's own.
+    binds: PerWorker<LentPool>,
     /// The service account's connection for writes.
     writes: WriteConnection,
     metrics: Arc<Metrics>,
 }
 
 impl Directory {
-    pub fn new(settings: &config::Ldap, metrics: Arc<Metrics>) -> Self {
+    /// The directory `settings` describe, used by `workers` workers
+    /// ([`crate::workers`]): the pool sizes are divided between them, so
+    /// that they bound the connections of the whole process.
+    pub fn new(settings: &config::Ldap, metrics: Arc<Metrics>, workers: usize) -> Self {
+        let pools = |size, account: &Option<ServiceAccount>| {
+            let pools = workers::shares(size, workers).into_iter();
+            PerWorker::new(pools.map(|size| LentPool::new(settings, size, account.clone())).collect())
+        };
         Directory {
             connector: Connector::new(settings),
-            searches: LentPool::new(settings, settings.pool_size, settings.service_account.clone()),
-            binds: LentPool::new(settings, settings.bind_pool_size, None),
+            searches: pools(settings.pool_size, &settings.service_account),
+            binds: pools(settings.bind_pool_size, &None),
             writes: WriteConnection::new(settings),
             metrics,
         }
@@ -107,8 +116,8 @@ impl Directory {
     pub fn export_state(&self) {
         self.metrics.set_directory_state(&DirectoryState {
             servers: self.connector.health(),
-            idle_search_connections: self.searches.idle_connections(),
-            idle_bind_connections: self.binds.idle_connections(),
+            idle_search_connections: self.searches.iter().map(LentPool::idle_connections).sum(),
+            idle_bind_connections: self.binds.iter().map(LentPool::idle_connections).sum(),
             write_connections: self.writes.open_connections(),
         });
     }
@@ -194,7 +203,7 @@ impl Directory {
         let bind = async |connection: &mut wire::Connection| {
             connection.bind(dn, password, &[PASSWORD_POLICY_OID]).await
         };
-        let lent = self.binds.get(&self.connector).await?;
+        let lent = self.binds.current().get(&self.connector).await?;
         self.on_lent(lent, bind).await.map_err(|e| e.into_error("bind"))
     }
 
@@ -217,11 +226,12 @@ impl Directory {
             connection.search_dns(base, scope, filter, size_limit).await
         };
         let outcome = async {
-            let lent = self.searches.get(&self.connector).await?;
+            let searches = self.searches.current();
+            let lent = searches.get(&self.connector).await?;
             let reused = lent.reused;
             match self.on_lent(lent, search).await {
                 Err(e) if e.lost() && reused => {
-                    let lent = self.searches.get_new(&self.connector).await?;
+                    let lent = searches.get_new(&self.connector).await?;
                     self.on_lent(lent, search).await.map_err(|e| e.into_error(operation))
                 }
                 outcome => outcome.map_err(|e| e.into_error(operation)),

@@ -6,6 +6,7 @@ mod basic_auth;
 mod handler;
 pub mod params;
 mod response;
+pub mod sockets;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -19,6 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
@@ -42,31 +44,57 @@ const MAX_CONNECTION_BUFFER: usize = 64 * 1024;
 /// of probes and scrapes, and a bound on what they can hold.
 const ADMIN_CONNECTIONS: usize = 64;
 
-/// Serves on `listener` until `shutdown` completes, then lets requests in
-/// flight finish (within a bound) and returns.
-pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-    let (_keep, reloads) = mpsc::channel(1);
-    serve_with_reloads(settings, vec![listener], None, shutdown, reloads).await;
+/// A listening socket, and the runtime that accepts and serves its
+/// connections: the one it was registered with.
+pub struct Listening {
+    pub listener: TcpListener,
+    pub runtime: Handle,
 }
 
-/// As [`serve`], on every listener of `listeners`, with `/health` and
-/// `/ready` on `admin` when given (bound from `http.admin_listen`); and each
-/// configuration received on `reloads` replaces the one in use for every
-/// request that starts after it. Requests in flight finish with the one they
-/// started with. The listeners cannot change this way: they stay bound.
+impl Listening {
+    /// `listener`, served by the caller's runtime.
+    pub fn here(listener: TcpListener) -> Self {
+        Listening { listener, runtime: Handle::current() }
+    }
+}
+
+/// What to serve on.
+pub struct Sockets {
+    /// The API's listening sockets (from `http.listen` or systemd).
+    pub api: Vec<Listening>,
+    /// `/health`, `/ready` and `/metrics`, from `http.admin_listen`.
+    pub admin: Option<Listening>,
+    /// How many workers ([`crate::workers`]) run the runtimes above.
+    pub workers: usize,
+}
+
+/// Serves on `listener`, on the caller's runtime, until `shutdown`
+/// completes, then lets requests in flight finish (within a bound) and returns.
+pub async fn serve(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let (_keep, reloads) = mpsc::channel(1);
+    let sockets = Sockets { api: vec![Listening::here(listener)], admin: None, workers: 1 };
+    serve_with_reloads(settings, sockets, shutdown, reloads).await;
+}
+
+/// As [`serve`], on every socket of `sockets`, each on its own runtime;
+/// and each configuration received on `reloads` replaces the one in use for
+/// every request that starts after it. Requests in flight finish with the
+/// one they started with. The sockets cannot change this way: they stay bound.
 pub async fn serve_with_reloads(
     settings: Settings,
-    listeners: Vec<TcpListener>,
-    admin: Option<TcpListener>,
+    sockets: Sockets,
     shutdown: impl Future<Output = ()>,
     mut reloads: mpsc::Receiver<Settings>,
 ) {
+    let Sockets { api: listeners, admin, workers } = sockets;
     let has_admin = admin.is_some();
     // One set of metrics for the life of the process, across reloads.
     let metrics = Arc::new(Metrics::new());
     // Fixed for the life of the listeners, like their addresses.
     let max_connections = settings.http.max_connections;
-    let current = Arc::new(RwLock::new(handlers_for(settings, has_admin, &metrics, None)));
+    let handlers =
+        |settings, previous: Option<&Service>| handlers_for(settings, has_admin, &metrics, previous, workers);
+    let current = Arc::new(RwLock::new(handlers(settings, None)));
     let graceful = Arc::new(GracefulShutdown::new());
     let api = Role::Api { health: !has_admin };
     // The API listeners share one bound on open connections, which bounds
@@ -79,9 +107,9 @@ pub async fn serve_with_reloads(
     // wake-up, often on another thread, and Prosody opens one per request.
     let acceptors: Vec<_> = listeners
         .into_iter()
-        .map(|listener| (listener, api, api_slots.clone()))
+        .map(|listening| (listening, api, api_slots.clone()))
         .chain(admin.map(|admin| (admin, Role::Admin, admin_slots)))
-        .map(|(listener, role, slots)| {
+        .map(|(Listening { listener, runtime }, role, slots)| {
             let acceptor = Acceptor {
                 role,
                 slots,
@@ -89,7 +117,7 @@ pub async fn serve_with_reloads(
                 graceful: graceful.clone(),
                 metrics: metrics.clone(),
             };
-            tokio::spawn(acceptor.run(listener))
+            runtime.spawn(acceptor.run(listener))
         })
         .collect();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -97,7 +125,7 @@ pub async fn serve_with_reloads(
         tokio::select! {
             Some(settings) = reloads.recv() => {
                 let mut in_use = current.write().unwrap_or_else(|e| e.into_inner());
-                *in_use = handlers_for(settings, has_admin, &metrics, Some(&in_use.service));
+                *in_use = handlers(settings, Some(&in_use.service));
                 info!("configuration reloaded");
             }
             () = &mut shutdown => break,
@@ -221,9 +249,10 @@ fn handlers_for(
     has_admin: bool,
     metrics: &Arc<Metrics>,
     previous: Option<&Service>,
+    workers: usize,
 ) -> Arc<Handlers> {
     let http = settings.http.clone();
-    let service = Arc::new(Service::new(settings, metrics.clone(), previous));
+    let service = Arc::new(Service::new(settings, metrics.clone(), previous, workers));
     Arc::new(Handlers {
         service: service.clone(),
         api: Arc::new(Handler::new(service.clone(), &http, Role::Api { health: !has_admin })),

@@ -12,9 +12,12 @@ pub mod slapd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use auth_http_ldap::Sockets;
+use auth_http_ldap::http::sockets;
+use auth_http_ldap::workers::Workers;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use slapd::Slapd;
@@ -77,6 +80,10 @@ pub struct Bridge {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// Takes configurations to reload, when served by workers.
+    pub reload: Option<mpsc::Sender<auth_http_ldap::config::Settings>>,
+    /// Dropped last: the workers stop once the service has.
+    workers: Option<Workers>,
 }
 
 impl Bridge {
@@ -89,7 +96,25 @@ impl Bridge {
         let task = tokio::spawn(auth_http_ldap::serve(settings, listener, async {
             let _ = stopped.await;
         }));
-        Bridge { addr, stop: Some(stop), task: Some(task) }
+        Bridge { addr, stop: Some(stop), task: Some(task), reload: None, workers: None }
+    }
+
+    /// As [`Bridge::start`], served as the binary serves: by `count`
+    /// workers, each accepting on a socket of its own.
+    pub async fn on_workers(toml: &str, count: usize) -> Bridge {
+        let settings = auth_http_ldap::config::load_str(toml)
+            .unwrap_or_else(|e| panic!("test config refused: {e}\n{toml}"));
+        let workers = Workers::start(count).expect("workers");
+        let api = sockets::bind("127.0.0.1:0".parse().unwrap(), workers.handles()).expect("bind");
+        let addr = api[0].listener.local_addr().expect("addr");
+        let sockets = Sockets { api, admin: None, workers: count };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (reload, reloads) = mpsc::channel(1);
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(auth_http_ldap::serve_with_reloads(settings, sockets, stopped, reloads));
+        Bridge { addr, stop: Some(stop), task: Some(task), reload: Some(reload), workers: Some(workers) }
     }
 
     /// Serves `slapd` with the test configuration and `overrides`.
@@ -142,6 +167,8 @@ impl Bridge {
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
         }
+        // Joins their threads: blocking, but they have nothing left to do.
+        drop(self.workers.take());
     }
 }
 
