@@ -6,19 +6,6 @@ use std::time::Duration;
 
 use support::{Bridge, Slapd};
 
-/// The count once it has stopped changing: slapd logs an accept as it happens.
-async fn settled(slapd: &Slapd) -> usize {
-    let mut last = slapd.connections_accepted();
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = slapd.connections_accepted();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-}
-
 /// Sends `requests` (with the answer each expects) all at once, and checks every answer.
 async fn concurrently(bridge: &Bridge, requests: Vec<(String, bool)>) {
     let mut sent = tokio::task::JoinSet::new();
@@ -40,12 +27,16 @@ fn get(path: &str) -> String {
 async fn searches_reuse_at_most_pool_size_connections() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 2").await;
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     for _ in 0..10 {
         bridge.user_exists("romeo").await.assert_answer(true);
         bridge.user_exists("nobody").await.assert_answer(false);
     }
-    assert_eq!(settled(&slapd).await - before, 1, "searches one after another should reuse one connection");
+    assert_eq!(
+        slapd.connections_settled().await - before,
+        1,
+        "searches one after another should reuse one connection"
+    );
     let requests = (0..20)
         .map(|i| {
             let (user, exists) = if i % 2 == 0 { ("romeo", true) } else { ("nobody", false) };
@@ -53,7 +44,7 @@ async fn searches_reuse_at_most_pool_size_connections() {
         })
         .collect();
     concurrently(&bridge, requests).await;
-    let opened = settled(&slapd).await - before;
+    let opened = slapd.connections_settled().await - before;
     assert!((1..=2).contains(&opened), "{opened} connections for searches, at most 2 allowed");
 }
 
@@ -62,14 +53,14 @@ async fn writes_share_one_connection_of_their_own() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "").await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     for password in ["one", "two", "iheartjuliet"] {
         let body = format!("user=romeo&pass={password}&server=example.com");
         assert_eq!(bridge.post("/set_password", &body).await.status, 204);
     }
     // Three searches for romeo's DN on the search connection, and three
     // writes on one connection beside it, shared and never a user's.
-    assert_eq!(settled(&slapd).await - before, 1);
+    assert_eq!(slapd.connections_settled().await - before, 1);
     bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
 }
 
@@ -78,12 +69,12 @@ async fn old_search_connections_are_replaced() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1\nmax_connection_age = \"1s\"").await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    assert_eq!(settled(&slapd).await, before, "a young connection is reused");
+    assert_eq!(slapd.connections_settled().await, before, "a young connection is reused");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    assert_eq!(settled(&slapd).await - before, 1, "an old connection is replaced");
+    assert_eq!(slapd.connections_settled().await - before, 1, "an old connection is replaced");
 }
 
 #[tokio::test]
@@ -91,13 +82,13 @@ async fn user_binds_reuse_a_connection_of_their_own() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1").await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     for _ in 0..3 {
         bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
         bridge.check_password("juliet", "wrong").await.assert_answer(false);
     }
     // Six binds, one after another, on one connection beside the service's.
-    assert_eq!(settled(&slapd).await - before, 1);
+    assert_eq!(slapd.connections_settled().await - before, 1);
     // And the service connection still searches as the service account, not
     // as the last user who logged in: the service may read what users may not.
     bridge.user_exists("juliet").await.assert_answer(true);
@@ -108,7 +99,7 @@ async fn concurrent_logins_share_at_most_bind_pool_size_connections() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, "[ldap]\npool_size = 1\nbind_pool_size = 2").await;
     bridge.user_exists("romeo").await.assert_answer(true);
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     let logins = (0..20)
         .map(|i| {
             let (user, password, valid) =
@@ -117,7 +108,7 @@ async fn concurrent_logins_share_at_most_bind_pool_size_connections() {
         })
         .collect();
     concurrently(&bridge, logins).await;
-    let opened = settled(&slapd).await - before;
+    let opened = slapd.connections_settled().await - before;
     assert!((1..=2).contains(&opened), "{opened} connections for binds, at most 2 allowed");
 }
 
@@ -131,12 +122,12 @@ async fn an_idle_bind_connection_is_replaced() {
     );
     let bridge = Bridge::for_directory(&slapd, &config).await;
     bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
-    assert_eq!(settled(&slapd).await, before, "a connection used a moment ago is reused");
+    assert_eq!(slapd.connections_settled().await, before, "a connection used a moment ago is reused");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
-    assert_eq!(settled(&slapd).await - before, 1, "one unused for longer is replaced");
+    assert_eq!(slapd.connections_settled().await - before, 1, "one unused for longer is replaced");
 }
 
 #[tokio::test]

@@ -15,30 +15,21 @@ const WORKERS: usize = 2;
 /// worker has a chance of one in 2^29.
 const REQUESTS: usize = 30;
 
-/// slapd's count of accepted connections, once it has stopped changing.
-async fn settled(slapd: &Slapd) -> usize {
-    let mut last = slapd.connections_accepted();
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = slapd.connections_accepted();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-}
-
 #[tokio::test]
 async fn each_worker_has_its_own_connections_and_together_they_keep_the_pool_sizes() {
     let slapd = Slapd::start();
     let toml = config(&slapd, "[ldap]\npool_size = 2\nbind_pool_size = 2");
     let bridge = Bridge::on_workers(&toml, WORKERS).await;
-    let before = settled(&slapd).await;
+    let before = slapd.connections_settled().await;
     // One after another: one search and one bind connection per worker.
     for _ in 0..REQUESTS {
         bridge.check_password("romeo", "iheartjuliet").await.assert_answer(true);
     }
-    assert_eq!(settled(&slapd).await - before, 2 * WORKERS, "one search and one bind connection per worker");
+    assert_eq!(
+        slapd.connections_settled().await - before,
+        2 * WORKERS,
+        "one search and one bind connection per worker"
+    );
     // All at once: each worker's share of the pools (1 of 2 each) is all it opens.
     let mut logins = tokio::task::JoinSet::new();
     for i in 0..REQUESTS {
@@ -54,7 +45,7 @@ async fn each_worker_has_its_own_connections_and_together_they_keep_the_pool_siz
         reply.assert_answer(valid);
     }
     assert_eq!(
-        settled(&slapd).await - before,
+        slapd.connections_settled().await - before,
         2 * WORKERS,
         "no connection beyond pool_size and bind_pool_size"
     );

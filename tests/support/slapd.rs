@@ -180,6 +180,20 @@ impl Slapd {
         log.lines().filter(|line| line.contains(" ACCEPT from ")).count()
     }
 
+    /// [`Slapd::connections_accepted`] once it has stopped changing: slapd
+    /// logs an accept as it happens.
+    pub async fn connections_settled(&self) -> usize {
+        let mut last = self.connections_accepted();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.connections_accepted();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+
     /// How many binds the server has received as `uid=<uid>` since it was (re)started.
     pub fn binds_as(&self, uid: &str) -> usize {
         let log = std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
