@@ -124,8 +124,12 @@ pub async fn serve_with_reloads(
     loop {
         tokio::select! {
             Some(settings) = reloads.recv() => {
-                let mut in_use = current.write().unwrap_or_else(|e| e.into_inner());
-                *in_use = handlers(settings, Some(&in_use.service));
+                // Built before the lock is taken: a worker that accepts a
+                // connection meanwhile waits for the lock, and with it
+                // every request it serves.
+                let in_use = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let replacement = handlers(settings, Some(&in_use.service));
+                *current.write().unwrap_or_else(|e| e.into_inner()) = replacement;
                 info!("configuration reloaded");
             }
             () = &mut shutdown => break,
