@@ -150,9 +150,13 @@ pub async fn serve_with_reloads(
     }
 }
 
-/// Accepts the connections of one listener, each once a slot is free (at
-/// the limit, new connections wait in the kernel's queue), and serves each
-/// in a task of its own with the handlers in use when it was accepted.
+/// Accepts the connections of one listener and serves each, once a slot
+/// is free, in a task of its own with the handlers in use when it was
+/// accepted. At the limit, each acceptor holds the one connection it
+/// accepted last until a slot frees, and the others wait in the kernel's
+/// queue. (Waiting for the slot before accepting would leave the sockets
+/// of a group without a waiting acceptor unserved while the others sit idle
+/// on every slot.)
 struct Acceptor {
     role: Role,
     slots: Arc<Semaphore>,
@@ -164,10 +168,12 @@ struct Acceptor {
 impl Acceptor {
     async fn run(self, listener: TcpListener) {
         loop {
-            let Ok(slot) = self.slots.clone().acquire_owned().await else { return };
             match listener.accept().await {
                 // The address accept gives saves asking the kernel again.
-                Ok((stream, peer)) => self.start(stream, peer.ip(), slot),
+                Ok((stream, peer)) => {
+                    let Ok(slot) = self.slots.clone().acquire_owned().await else { return };
+                    self.start(stream, peer.ip(), slot);
+                }
                 Err(error) => {
                     // Out of file descriptors, usually: back off rather than spin.
                     warn!(%error, "accept failed");
