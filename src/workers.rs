@@ -76,8 +76,9 @@ impl Drop for Workers {
     }
 }
 
-/// One `T` per worker, or fewer (then workers share them): what a worker
-/// uses is [`PerWorker::current`].
+/// One `T` per worker, or fewer (then workers share them, each worker
+/// using the one at its index modulo their number): what a worker uses is
+/// [`PerWorker::current`].
 pub struct PerWorker<T> {
     items: Vec<T>,
 }
@@ -98,11 +99,18 @@ impl<T> PerWorker<T> {
     }
 }
 
-/// `total` divided into at most `parts` shares that differ by at most one
-/// and are never 0, so that they add up to `total` (at least 1).
+/// The fewest connections in a worker's share of a pool. With fewer, one
+/// slow operation holds up most of what its worker asks while the other
+/// workers' connections sit idle: past `total / MIN_SHARE` workers, they
+/// share.
+const MIN_SHARE: usize = 4;
+
+/// `total` divided into at most `parts` shares that differ by at most one,
+/// each at least [`MIN_SHARE`] (or `total`, if smaller), so that they add
+/// up to `total` (at least 1).
 pub fn shares(total: usize, parts: usize) -> Vec<usize> {
     let total = total.max(1);
-    let parts = parts.clamp(1, total);
+    let parts = parts.clamp(1, (total / MIN_SHARE).max(1));
     (0..parts).map(|part| total / parts + usize::from(part < total % parts)).collect()
 }
 
@@ -113,8 +121,9 @@ mod tests {
     #[test]
     fn shares_add_up_and_are_never_empty() {
         assert_eq!(shares(16, 2), [8, 8]);
-        assert_eq!(shares(5, 2), [3, 2]);
-        assert_eq!(shares(3, 8), [1, 1, 1]);
+        assert_eq!(shares(9, 2), [5, 4]);
+        assert_eq!(shares(16, 64), [4, 4, 4, 4]);
+        assert_eq!(shares(7, 2), [7]);
         assert_eq!(shares(1, 4), [1]);
         assert_eq!(shares(0, 4), [1]);
         assert_eq!(shares(7, 0), [7]);

@@ -18,7 +18,8 @@ const REQUESTS: usize = 30;
 #[tokio::test]
 async fn each_worker_has_its_own_connections_and_together_they_keep_the_pool_sizes() {
     let slapd = Slapd::start();
-    let toml = config(&slapd, "[ldap]\npool_size = 2\nbind_pool_size = 2");
+    // Shares of 4 each: the smallest a pool is divided into.
+    let toml = config(&slapd, "[ldap]\npool_size = 8\nbind_pool_size = 8");
     let bridge = Bridge::on_workers(&toml, WORKERS).await;
     let before = slapd.connections_settled().await;
     // One after another: one search and one bind connection per worker.
@@ -30,7 +31,7 @@ async fn each_worker_has_its_own_connections_and_together_they_keep_the_pool_siz
         2 * WORKERS,
         "one search and one bind connection per worker"
     );
-    // All at once: each worker's share of the pools (1 of 2 each) is all it opens.
+    // All at once: each worker's share of the pools (4 of 8 each) is all it opens.
     let mut logins = tokio::task::JoinSet::new();
     for i in 0..REQUESTS {
         let address = bridge.addr;
@@ -44,11 +45,8 @@ async fn each_worker_has_its_own_connections_and_together_they_keep_the_pool_siz
         let (reply, valid) = login.expect("a login task");
         reply.assert_answer(valid);
     }
-    assert_eq!(
-        slapd.connections_settled().await - before,
-        2 * WORKERS,
-        "no connection beyond pool_size and bind_pool_size"
-    );
+    let opened = slapd.connections_settled().await - before;
+    assert!(opened <= 8 + 8, "{opened} connections, beyond pool_size and bind_pool_size");
     bridge.stop().await;
 }
 
