@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
-use auth_http_ldap::{Sockets, logging, systemd};
+use auth_http_ldap::{logging, systemd};
 use clap::{Parser, Subcommand};
 use tokio::runtime::Builder;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 /// Answers Prosody's mod_auth_http API (authentication = "http") from an LDAP directory.
 #[derive(Parser)]
@@ -78,9 +78,8 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
     };
     // This thread watches signals and hands over reloads; the workers serve.
     let exit = runtime.block_on(async {
-        let sockets = match sockets(&settings, &workers) {
-            Ok(sockets) => sockets,
-            Err(exit) => return exit,
+        let Some(sockets) = sockets::open(&settings, workers.handles()) else {
+            return ExitCode::FAILURE;
         };
         for warning in settings.warnings() {
             warn!("{warning}");
@@ -111,69 +110,10 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
     exit
 }
 
-/// The sockets to serve on, each worker with its own: those systemd passed
-/// (socket activation), which win over `http.listen`, or else `http.listen`'s;
-/// and `http.admin_listen`'s, on the first worker.
-fn sockets(settings: &Settings, workers: &Workers) -> Result<Sockets, ExitCode> {
-    let runtimes = workers.handles();
-    let (api, from) = match systemd::inherited_listeners() {
-        Ok(inherited) if !inherited.is_empty() => {
-            let shared: Result<Vec<_>, _> =
-                inherited.into_iter().map(|listener| sockets::shared(listener, runtimes)).collect();
-            match shared {
-                Ok(shared) => (shared, "systemd socket"),
-                Err(e) => {
-                    error!(error = %e, "cannot use the sockets systemd passed");
-                    return Err(ExitCode::FAILURE);
-                }
-            }
-        }
-        Ok(_) => {
-            let mut groups = Vec::new();
-            for &address in &settings.http.listen.0 {
-                match sockets::bind(address, runtimes) {
-                    Ok(group) => groups.push(group),
-                    Err(e) => {
-                        error!(error = %e, %address, "cannot listen (http.listen)");
-                        return Err(ExitCode::FAILURE);
-                    }
-                }
-            }
-            (groups, "http.listen")
-        }
-        Err(e) => {
-            error!(error = %e, "cannot use the sockets systemd passed");
-            return Err(ExitCode::FAILURE);
-        }
-    };
-    let admin = match settings.http.admin_listen {
-        Some(address) => match sockets::bind(address, &runtimes[..1]) {
-            Ok(mut admin) => {
-                let admin = admin.remove(0);
-                let listen = admin.listener.local_addr().unwrap_or(address);
-                info!(%listen, "serving /health, /ready and /metrics");
-                Some(admin)
-            }
-            Err(e) => {
-                error!(error = %e, %address, "cannot listen (http.admin_listen)");
-                return Err(ExitCode::FAILURE);
-            }
-        },
-        None => None,
-    };
-    // The bound addresses, which differ from http.listen where a port is 0.
-    for group in &api {
-        if let Some(Ok(listen)) = group.first().map(|listening| listening.listener.local_addr()) {
-            info!(%listen, from, workers = group.len(), https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
-        }
-    }
-    Ok(Sockets { api: api.into_iter().flatten().collect(), admin, workers: runtimes.len() })
-}
-
 /// On each SIGHUP, reads the configuration and its secret files again. A
 /// usable one replaces the one in use; an unusable one is logged, naming
-/// the key, and the one in use stays. (`http.listen` and `log.level` take
-/// a restart.)
+/// the key, and the one in use stays. (`http.listen`, `http.workers` and
+/// `log.level` take a restart.)
 async fn reload_on_hangup(path: PathBuf, mut hangups: Signal, reload: mpsc::Sender<Settings>) {
     while hangups.recv().await.is_some() {
         match config::load(&path) {

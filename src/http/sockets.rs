@@ -1,17 +1,66 @@
-//! Listening sockets for the workers ([`crate::workers`]): each worker
-//! accepts on sockets of its own, so that a connection is accepted, served
-//! and closed by one thread.
+//! The listening sockets the workers ([`crate::workers`]) accept on. With
+//! `http.listen`, each worker has a socket of its own for each address, so
+//! that a connection is accepted, served and closed by one thread; the
+//! sockets systemd passes are shared; the admin listener is the first
+//! worker's.
 
 use std::io;
 use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Handle;
+use tracing::{error, info};
 
-use super::Listening;
+use super::{Listening, Sockets};
+use crate::config::Settings;
+use crate::systemd;
 
 /// Connections waiting to be accepted, as tokio's own `TcpListener::bind`.
 const BACKLOG: u32 = 1024;
+
+/// The sockets to serve on, for the workers whose runtimes are `runtimes`:
+/// those systemd passed (socket activation), which win over `http.listen`,
+/// or else `http.listen`'s; and `http.admin_listen`'s. Each bound address
+/// is logged; `None` once the reason it cannot serve is.
+pub fn open(settings: &Settings, runtimes: &[Handle]) -> Option<Sockets> {
+    let (api, from) = api(settings, runtimes)?;
+    let admin = match settings.http.admin_listen {
+        Some(address) => match bind(address, &runtimes[..1]) {
+            Ok(mut admin) => {
+                let admin = admin.remove(0);
+                let listen = admin.listener.local_addr().unwrap_or(address);
+                info!(%listen, "serving /health, /ready and /metrics");
+                Some(admin)
+            }
+            Err(e) => {
+                error!(error = %e, %address, "cannot listen (http.admin_listen)");
+                return None;
+            }
+        },
+        None => None,
+    };
+    // The bound addresses, which differ from http.listen where a port is 0.
+    for group in &api {
+        if let Some(Ok(listen)) = group.first().map(|listening| listening.listener.local_addr()) {
+            info!(%listen, from, workers = group.len(), https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+        }
+    }
+    Some(Sockets { api: api.into_iter().flatten().collect(), admin, workers: runtimes.len() })
+}
+
+/// The API's sockets, one group per address, and where they came from.
+fn api(settings: &Settings, runtimes: &[Handle]) -> Option<(Vec<Vec<Listening>>, &'static str)> {
+    let unusable = |e: io::Error| error!(error = %e, "cannot use the sockets systemd passed");
+    let inherited = systemd::inherited_listeners().map_err(unusable).ok()?;
+    if !inherited.is_empty() {
+        let shared = inherited.into_iter().map(|listener| shared(listener, runtimes));
+        return Some((shared.collect::<io::Result<_>>().map_err(unusable).ok()?, "systemd socket"));
+    }
+    let groups = settings.http.listen.0.iter().map(|&address| {
+        bind(address, runtimes).map_err(|e| error!(error = %e, %address, "cannot listen (http.listen)"))
+    });
+    Some((groups.collect::<Result<_, _>>().ok()?, "http.listen"))
+}
 
 /// One socket listening on `address` for each of `workers`. With more than
 /// one worker they form one `SO_REUSEPORT` group, and the kernel spreads
@@ -49,13 +98,12 @@ fn bound(address: SocketAddr, reuse_port: bool) -> io::Result<TcpSocket> {
 /// `listener` (as systemd passes it) accepted on by each of `workers`,
 /// through a duplicate of its descriptor each: the kernel has one queue
 /// for them, and wakes each worker for each connection, one of which takes it.
-pub fn shared(listener: std::net::TcpListener, workers: &[Handle]) -> io::Result<Vec<Listening>> {
-    listener.set_nonblocking(true)?;
+fn shared(listener: std::net::TcpListener, workers: &[Handle]) -> io::Result<Vec<Listening>> {
     workers.iter().map(|runtime| on(listener.try_clone()?, runtime)).collect()
 }
 
 /// `listener`, accepted on by `runtime`.
-pub fn on(listener: std::net::TcpListener, runtime: &Handle) -> io::Result<Listening> {
+fn on(listener: std::net::TcpListener, runtime: &Handle) -> io::Result<Listening> {
     listener.set_nonblocking(true)?;
     let _registered_with = runtime.enter();
     Ok(Listening { listener: TcpListener::from_std(listener)?, runtime: runtime.clone() })
