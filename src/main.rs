@@ -67,7 +67,7 @@ fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
 
 fn run(path: PathBuf, settings: Settings) -> ExitCode {
     logging::init(&settings.log);
-    let started = Workers::start(workers::per_core())
+    let started = Workers::start(settings.http.workers.unwrap_or_else(workers::per_core))
         .and_then(|workers| Ok((workers, Builder::new_current_thread().enable_all().build()?)));
     let (workers, runtime) = match started {
         Ok(started) => started,

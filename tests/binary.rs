@@ -48,6 +48,7 @@ fn bad_configurations_exit_non_zero_naming_the_key() {
         ("[users]\nbase_dn = \"ou=people\"\n[ldap]\nurl = \"http://x\"\n", "ldap.url"),
         ("[users]\nbase_dn = \"ou=people\"\n[operations]\nregister = true\n", "register.dn"),
         ("[http]\nlisten = \"127.0.0.1:0\"\n", "users.base_dn"),
+        ("[users]\nbase_dn = \"ou=people\"\n[http]\nworkers = 0\n", "http.workers"),
         ("this is not toml", "configuration"),
     ];
     for (text, key) in cases {

@@ -153,6 +153,27 @@ async fn listens_on_every_address_in_a_list() {
     }
 }
 
+#[tokio::test]
+async fn serves_on_as_many_threads_as_http_workers_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text =
+        "[http]\nlisten = \"127.0.0.1:0\"\nworkers = 3\n[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n";
+    std::fs::write(&path, text).unwrap();
+    let service = RunningBinary::start(&path, &[]);
+    let address = service.api_address().await;
+    assert!(service.log().contains(" workers=3 "), "{}", service.log());
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", service.pid())).expect("the service's threads");
+    let names: Vec<String> = tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("worker-"))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for _ in 0..20 {
+        assert_eq!(support::send(address, b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n").await.status, 501);
+    }
+}
+
 /// Runs the binary with `format`, asks it one question, and returns its log.
 async fn log_with_format(format: &str, envs: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();

@@ -118,6 +118,9 @@ pub(super) fn check_limits(figment: &Figment, http: &Http, ldap: &Ldap, problems
     if http.max_connections == 0 {
         problems.push(problem(figment, "http.max_connections", "must be at least 1"));
     }
+    if http.workers == Some(0) {
+        problems.push(problem(figment, "http.workers", "must be at least 1"));
+    }
     if ldap.pool_size == 0 {
         problems.push(problem(figment, "ldap.pool_size", "must be at least 1"));
     }

@@ -108,9 +108,13 @@ pub struct Http {
     pub request_timeout: Duration,
     /// Largest accepted request body. Default `8192`.
     pub max_body_bytes: usize,
-    /// Most connections open at once on `listen`; past it, new ones wait in
+    /// Most connections served at once on `listen`; past it, new ones wait in
     /// the kernel's queue until one closes. Default `1024`.
     pub max_connections: usize,
+    /// Threads that serve requests, each with listening sockets and
+    /// directory connections of its own. Default: one per core the process
+    /// may use.
+    pub workers: Option<usize>,
     /// A certificate chain (PEM) and its key: `listen` then speaks HTTPS.
     /// Default: none (plain HTTP).
     pub tls_cert_file: Option<PathBuf>,
@@ -377,6 +381,7 @@ impl Default for Http {
             request_timeout: defaults::request_timeout(),
             max_body_bytes: defaults::max_body_bytes(),
             max_connections: 1024,
+            workers: None,
             tls_cert_file: None,
             tls_key_file: None,
             tls: None,
