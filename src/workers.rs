@@ -1,14 +1,15 @@
 //! The threads that serve requests: one per core, each running a
 //! single-threaded runtime that accepts on listening sockets of its own and
 //! drives each request, and the directory connections it uses, from start
-//! to end. Nothing moves between them, so a login costs no hand-over
-//! between threads, which on a machine shared with the directory is most
-//! of what a multi-threaded scheduler would add.
+//! to end. A login then costs no hand-over between threads, which on a
+//! machine shared with the directory is most of what a multi-threaded
+//! scheduler would add.
 //!
 //! What the workers share (the configuration in use, caches, the login
 //! guard, metrics and the bound on open connections) is behind locks and
-//! atomics; what belongs to one (its connections) is picked by
-//! [`current`].
+//! atomics; what belongs to one (its share of the connection pools, picked
+//! by [`current`]) is used by it alone, unless there are more workers than
+//! shares (see [`shares`]).
 
 use std::cell::Cell;
 use std::io;

@@ -71,10 +71,11 @@ async fn a_reload_reaches_every_worker_and_a_stop_closes_every_socket() {
         assert_eq!(bridge.user_exists("romeo").await.status, 401, "a worker kept the old configuration");
     }
     let address = bridge.addr;
-    bridge.stop().await;
+    let workers = bridge.stop_leaving_workers().await;
     for _ in 0..REQUESTS {
         assert!(tokio::net::TcpStream::connect(address).await.is_err(), "a worker still accepts");
     }
+    drop(workers);
 }
 
 #[tokio::test]

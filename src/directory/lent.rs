@@ -3,8 +3,9 @@
 //! operations and not a new connection (and its TLS handshake). They are
 //! [`wire`] connections: each operation runs on the task that asked for it.
 //!
-//! There are two such pools. The service account's searches have one,
-//! bound as the service account when opened. User binds have the other,
+//! There are two kinds of such pools, with one of each for each worker's
+//! share ([`crate::workers`]). The service account's searches have one
+//! kind, bound as the service account when opened. User binds have the other,
 //! whose connections are used for nothing but user binds: a bind sets who
 //! the whole connection acts as, and whoever the last one left it as (the
 //! last user, or anonymous after a refusal) is never acted on, as the next

@@ -84,10 +84,11 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
 
 pub struct Directory {
     connector: Connector,
-    /// The service account's connections for searches, each worker's own:
-    /// a connection is driven by the runtime that opened it.
+    /// The service account's connections for searches, a share for each
+    /// worker: a connection answers on the runtime that opened it, which is
+    /// quickest for that runtime's own tasks.
     searches: PerWorker<LentPool>,
-    /// Connections for user binds, each worker's own.
+    /// Connections for user binds, shared out the same way.
     binds: PerWorker<LentPool>,
     /// The service account's connection for writes.
     writes: WriteConnection,

@@ -160,6 +160,19 @@ impl Bridge {
         send(self.addr, request.as_bytes()).await
     }
 
+    /// Stops the service and checks that it ended by itself, in time and
+    /// without a panic; the workers it was served by, if any, still run, so
+    /// that what the stop closed shows apart from what stopping them would.
+    pub async fn stop_leaving_workers(mut self) -> Option<Workers> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("running");
+        let ended = tokio::time::timeout(Duration::from_secs(5), task).await;
+        ended.expect("the service did not stop within 5 s").expect("the service panicked");
+        self.workers.take()
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
