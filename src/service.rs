@@ -105,6 +105,8 @@ impl Service {
             return Ok(Outcome::No(reason));
         }
         let attempt = self.logins.attempt(&call.server, &call.user, password, call.client);
+        // Held until the answer is recorded: parallel guesses are checked one by one.
+        let _turn = self.logins.turn(&attempt).await;
         if let Some(early) = self.logins.check(&attempt) {
             let (outcome, label) = match early {
                 Early::ThrottledUser => (Outcome::No(Reason::Throttled("user")), "throttled-user"),

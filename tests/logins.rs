@@ -57,6 +57,35 @@ async fn a_user_with_too_many_failures_is_throttled_without_a_bind() {
 }
 
 #[tokio::test]
+async fn guesses_sent_at_once_are_counted_one_by_one() {
+    let slapd = Slapd::start();
+    let bridge = Bridge::for_directory(&slapd, &logins("max_failures_per_user = 3")).await;
+    // Each login on a connection of its own, all sent at once.
+    let at_once = async |user: &str, passwords: Vec<String>| {
+        let mut logins = tokio::task::JoinSet::new();
+        for password in passwords {
+            let request = format!(
+                "GET /check_password?user={user}&pass={password}&server=example.com HTTP/1.1\r\nHost: x\r\n\r\n"
+            );
+            let address = bridge.addr;
+            logins.spawn(async move { support::send(address, request.as_bytes()).await });
+        }
+        logins.join_all().await
+    };
+    // Several devices of one user at the same moment: none is refused.
+    for reply in at_once("juliet", vec!["iheartromeo".into(); 10]).await {
+        reply.assert_answer(true);
+    }
+    // Ten guesses at the same moment: only as many reach the directory as
+    // would one after another.
+    for reply in at_once("romeo", (0..10).map(|i| format!("guess-{i}")).collect()).await {
+        reply.assert_answer(false);
+    }
+    assert_eq!(slapd.binds_as("romeo"), 3, "guesses past max_failures_per_user reached the directory");
+    bridge.check_password("romeo", "iheartjuliet").await.assert_answer(false);
+}
+
+#[tokio::test]
 async fn a_success_starts_the_count_again() {
     let slapd = Slapd::start();
     let bridge = Bridge::for_directory(&slapd, &logins("max_failures_per_user = 2")).await;

@@ -11,6 +11,7 @@
 mod bounded;
 mod remembered;
 mod throttle;
+mod turns;
 
 use std::net::IpAddr;
 
@@ -20,6 +21,7 @@ use ring::rand::SystemRandom;
 use crate::config::Logins as Settings;
 use remembered::{Digest, RememberedPasswords, UserKey};
 use throttle::Throttle;
+use turns::{Turn, Turns};
 
 /// Distinct wrong passwords remembered per user: a stale client or two.
 const FAILED_PASSWORDS_PER_USER: usize = 4;
@@ -29,6 +31,7 @@ pub struct LoginGuard {
     per_address: Throttle<IpAddr>,
     failed: RememberedPasswords,
     succeeded: RememberedPasswords,
+    turns: Turns,
     /// A new random key for each start, never written anywhere.
     key: hmac::Key,
 }
@@ -85,6 +88,7 @@ impl LoginGuard {
                 settings.max_entries,
             ),
             succeeded: RememberedPasswords::new(settings.remember_success_for, 1, settings.max_entries),
+            turns: Turns::default(),
             key,
         }
     }
@@ -97,6 +101,17 @@ impl LoginGuard {
             client: client.to_canonical(),
             digest: remembers.then(|| Digest::of(&self.key, server, user, password)),
         }
+    }
+
+    /// Waits until no other login of the attempt's user is in progress, so
+    /// that [`LoginGuard::check`] sees what the one before it was answered;
+    /// hold the turn until [`LoginGuard::record`]. `None` when neither the
+    /// user's failures nor their wrong passwords are kept.
+    pub async fn turn(&self, attempt: &Attempt) -> Option<Turn<'_>> {
+        if !self.per_user.is_on() && !self.failed.is_on() {
+            return None;
+        }
+        Some(self.turns.take(&attempt.user).await)
     }
 
     /// The answer to give without the directory, if any. Throttling comes

@@ -23,6 +23,10 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         Throttle { max, window, max_entries, failures: Mutex::new(HashMap::new()) }
     }
 
+    pub fn is_on(&self) -> bool {
+        self.max > 0
+    }
+
     pub fn is_throttled(&self, key: &K) -> bool {
         if self.max == 0 {
             return false;
