@@ -49,6 +49,8 @@ fn bad_configurations_exit_non_zero_naming_the_key() {
         ("[users]\nbase_dn = \"ou=people\"\n[operations]\nregister = true\n", "register.dn"),
         ("[http]\nlisten = \"127.0.0.1:0\"\n", "users.base_dn"),
         ("[users]\nbase_dn = \"ou=people\"\n[http]\nworkers = 0\n", "http.workers"),
+        ("[users]\nbase_dn = \"ou=people\"\n[logins]\nfailure_window = \"0s\"\n", "logins.failure_window"),
+        ("[users]\nbase_dn = \"ou=people\"\n[logins]\nmax_entries = 0\n", "logins.max_entries"),
         ("this is not toml", "configuration"),
     ];
     for (text, key) in cases {

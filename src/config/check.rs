@@ -8,8 +8,8 @@ use figment::Figment;
 
 use super::error::{Problem, origin, problem};
 use super::{
-    ApiCredentials, DirectoryKind, HostSettings, Hosts, Http, Ldap, PasswordChange, RegisterPassword, Secret,
-    ServiceAccount,
+    ApiCredentials, DirectoryKind, HostSettings, Hosts, Http, Ldap, Logins, PasswordChange, RegisterPassword,
+    Secret, ServiceAccount,
 };
 
 /// Reads each secret from its `*_file` key when given, and resolves the API
@@ -105,6 +105,18 @@ fn read_secret(
             }
         },
         (None, None) => None,
+    }
+}
+
+/// Settings of `[logins]` that would silently turn a guard off.
+pub(super) fn check_logins(figment: &Figment, logins: &Logins, problems: &mut Vec<Problem>) {
+    let counts = logins.max_failures_per_user > 0 || logins.max_failures_per_address > 0;
+    if counts && logins.failure_window.is_zero() {
+        let message = "must be longer than zero while max_failures_per_user or max_failures_per_address is set: no failure would count";
+        problems.push(problem(figment, "logins.failure_window", message));
+    }
+    if logins.max_entries == 0 {
+        problems.push(problem(figment, "logins.max_entries", "must be at least 1"));
     }
 }
 

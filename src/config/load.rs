@@ -11,7 +11,9 @@ use figment::value::{Dict, Value};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::check::{check_host, check_limits, check_log_level, check_password_transport, resolve_secrets};
+use super::check::{
+    check_host, check_limits, check_log_level, check_logins, check_password_transport, resolve_secrets,
+};
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
 use super::presets::preset_figment;
 use super::tls::{resolve_http_tls, resolve_tls};
@@ -113,6 +115,7 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     resolve_tls(figment, &mut ldap, &mut problems);
     resolve_http_tls(figment, &mut http, &mut problems);
     check_limits(figment, &http, &ldap, &mut problems);
+    check_logins(figment, &file.logins, &mut problems);
     check_log_level(figment, &file.log.level, &mut problems);
     if let Some(hosts) = &hosts {
         check_password_transport(figment, &ldap, hosts, &mut problems);
