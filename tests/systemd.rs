@@ -46,13 +46,30 @@ fn tells_systemd_it_is_ready_and_then_stopping() {
 
 #[tokio::test]
 async fn serves_on_the_socket_systemd_passes() {
+    let log = activated_on("127.0.0.1").await;
+    assert!(!log.contains("the socket systemd passed"), "{log}");
+}
+
+#[tokio::test]
+async fn a_passed_socket_beyond_loopback_without_tls_is_warned_about() {
+    let log = activated_on("0.0.0.0").await;
+    let warning = log
+        .lines()
+        .find(|line| line.contains("the socket systemd passed"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(warning.contains(" WARN ") && warning.contains("0.0.0.0:"), "{warning}");
+}
+
+/// Starts the service under systemd-socket-activate on a socket bound to
+/// `ip`, checks that it answers there and stops cleanly, and returns its log.
+async fn activated_on(ip: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let port = support::slapd::free_port();
     // An address the service could not bind itself: only the passed socket works.
     let path = config(&dir, "192.0.2.1:5281");
     let log_path = dir.path().join("service.log");
     let child = Command::new("systemd-socket-activate")
-        .args(["-l", &format!("127.0.0.1:{port}"), BINARY, "--config", &path])
+        .args(["-l", &format!("{ip}:{port}"), BINARY, "--config", &path])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
@@ -71,9 +88,10 @@ async fn serves_on_the_socket_systemd_passes() {
     }
     assert_eq!(reply.expect("nothing listens on the activation socket").status, 501);
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("from=\"systemd socket\"") && log.contains(&format!("127.0.0.1:{port}")), "{log}");
+    assert!(log.contains("from=\"systemd socket\"") && log.contains(&format!("{ip}:{port}")), "{log}");
     Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap();
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    log
 }
 
 #[tokio::test]

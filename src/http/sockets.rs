@@ -9,11 +9,14 @@ use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Handle;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{Listening, Sockets};
 use crate::config::Settings;
 use crate::systemd;
+
+/// Where the sockets came from, when systemd passed them.
+const SYSTEMD: &str = "systemd socket";
 
 /// Connections waiting to be accepted, as tokio's own `TcpListener::bind`.
 const BACKLOG: u32 = 1024;
@@ -43,6 +46,10 @@ pub fn open(settings: &Settings, runtimes: &[Handle]) -> Option<Sockets> {
     for group in &api {
         if let Some(Ok(listen)) = group.first().map(|listening| listening.listener.local_addr()) {
             info!(%listen, from, workers = group.len(), https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+            // http.listen's addresses are warned about with the configuration.
+            if from == SYSTEMD && settings.http.tls.is_none() && !listen.ip().is_loopback() {
+                warn!(%listen, "the socket systemd passed is beyond loopback and serves without TLS: passwords from Prosody cross the network in clear text; set http.tls_cert_file and http.tls_key_file");
+            }
         }
     }
     Some(Sockets { api: api.into_iter().flatten().collect(), admin, workers: runtimes.len() })
@@ -54,7 +61,7 @@ fn api(settings: &Settings, runtimes: &[Handle]) -> Option<(Vec<Vec<Listening>>,
     let inherited = systemd::inherited_listeners().map_err(unusable).ok()?;
     if !inherited.is_empty() {
         let shared = inherited.into_iter().map(|listener| shared(listener, runtimes));
-        return Some((shared.collect::<io::Result<_>>().map_err(unusable).ok()?, "systemd socket"));
+        return Some((shared.collect::<io::Result<_>>().map_err(unusable).ok()?, SYSTEMD));
     }
     let groups = settings.http.listen.0.iter().map(|&address| {
         bind(address, runtimes).map_err(|e| error!(error = %e, %address, "cannot listen (http.listen)"))
