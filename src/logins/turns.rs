@@ -4,8 +4,8 @@
 //! counted: ten guesses sent at once would all be tried, past
 //! `max_failures_per_user`, and all move the directory's lockout counter.
 //! Taking turns, each login is checked after the one before it was
-//! counted. A user's own devices logging in together only wait a bind's
-//! time for each other; no one is refused for it.
+//! counted. A user's own devices logging in together each wait for the
+//! logins ahead of them (a search and a bind); no one is refused for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,5 +84,24 @@ mod tests {
         assert!(next.is_ok(), "the next login goes once the first is done");
         drop(next);
         assert_eq!(turns.in_progress(), 0, "nothing is kept once every login is done");
+    }
+
+    #[tokio::test]
+    async fn a_login_abandoned_while_waiting_leaves_nothing_behind() {
+        let turns = Turns::default();
+        let romeo = user("romeo");
+        let first = turns.take(&romeo).await;
+        let mut waiting = Box::pin(turns.take(&romeo));
+        // Polled once, so that it waits in line, then left there.
+        tokio::select! {
+            biased;
+            _ = &mut waiting => panic!("the first login still holds the turn"),
+            () = std::future::ready(()) => {}
+        }
+        drop(first);
+        assert_eq!(turns.in_progress(), 1, "the waiting login still uses the entry");
+        // Dropped as a request's deadline drops it, never polled again.
+        drop(waiting);
+        assert_eq!(turns.in_progress(), 0, "the abandoned login's entry is gone");
     }
 }
