@@ -15,8 +15,21 @@ use super::{Listening, Sockets};
 use crate::config::Settings;
 use crate::systemd;
 
-/// Where the sockets came from, when systemd passed them.
-const SYSTEMD: &str = "systemd socket";
+/// Where the API's sockets came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Systemd,
+    Listen,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Systemd => "systemd socket",
+            Origin::Listen => "http.listen",
+        }
+    }
+}
 
 /// Connections waiting to be accepted, as tokio's own `TcpListener::bind`.
 const BACKLOG: u32 = 1024;
@@ -45,9 +58,9 @@ pub fn open(settings: &Settings, runtimes: &[Handle]) -> Option<Sockets> {
     // The bound addresses, which differ from http.listen where a port is 0.
     for group in &api {
         if let Some(Ok(listen)) = group.first().map(|listening| listening.listener.local_addr()) {
-            info!(%listen, from, workers = group.len(), https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
+            info!(%listen, from = from.as_str(), workers = group.len(), https = settings.http.tls.is_some(), directory = %settings.ldap.url, version = env!("CARGO_PKG_VERSION"), "serving");
             // http.listen's addresses are warned about with the configuration.
-            if from == SYSTEMD && settings.http.tls.is_none() && !listen.ip().is_loopback() {
+            if from == Origin::Systemd && settings.http.tls.is_none() && !listen.ip().is_loopback() {
                 warn!(%listen, "the socket systemd passed is beyond loopback and serves without TLS: passwords from Prosody cross the network in clear text; set http.tls_cert_file and http.tls_key_file");
             }
         }
@@ -56,17 +69,17 @@ pub fn open(settings: &Settings, runtimes: &[Handle]) -> Option<Sockets> {
 }
 
 /// The API's sockets, one group per address, and where they came from.
-fn api(settings: &Settings, runtimes: &[Handle]) -> Option<(Vec<Vec<Listening>>, &'static str)> {
+fn api(settings: &Settings, runtimes: &[Handle]) -> Option<(Vec<Vec<Listening>>, Origin)> {
     let unusable = |e: io::Error| error!(error = %e, "cannot use the sockets systemd passed");
     let inherited = systemd::inherited_listeners().map_err(unusable).ok()?;
     if !inherited.is_empty() {
         let shared = inherited.into_iter().map(|listener| shared(listener, runtimes));
-        return Some((shared.collect::<io::Result<_>>().map_err(unusable).ok()?, SYSTEMD));
+        return Some((shared.collect::<io::Result<_>>().map_err(unusable).ok()?, Origin::Systemd));
     }
     let groups = settings.http.listen.0.iter().map(|&address| {
         bind(address, runtimes).map_err(|e| error!(error = %e, %address, "cannot listen (http.listen)"))
     });
-    Some((groups.collect::<Result<_, _>>().ok()?, "http.listen"))
+    Some((groups.collect::<Result<_, _>>().ok()?, Origin::Listen))
 }
 
 /// One socket listening on `address` for each of `workers`. With more than
