@@ -17,7 +17,7 @@
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
 //! - [`systemd`]: socket activation and readiness notifications.
 //! - [`logging`]: plain, journald or JSON log lines.
-//! - [`workers`]: the threads that serve requests, one per core.
+//! - [`workers`]: the threads that serve requests, by default one per core.
 
 pub mod cache;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The threads that serve requests: one per core, each running a
+//! The threads that serve requests: by default one per core, each running a
 //! single-threaded runtime that accepts on listening sockets of its own and
 //! drives each request, and the directory connections it uses, from start
 //! to end. A login then costs no hand-over between threads, which on a

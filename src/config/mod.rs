@@ -111,9 +111,9 @@ pub struct Http {
     /// Most connections served at once on `listen`; past it, new ones wait in
     /// the kernel's queue until one closes. Default `1024`.
     pub max_connections: usize,
-    /// Threads that serve requests, each with listening sockets and
-    /// directory connections of its own. Default: one per core the process
-    /// may use.
+    /// Threads that serve requests, each with listening sockets of its own
+    /// and a share of the directory connections. Default: one per core the
+    /// process may use.
     pub workers: Option<usize>,
     /// A certificate chain (PEM) and its key: `listen` then speaks HTTPS.
     /// Default: none (plain HTTP).

@@ -151,12 +151,12 @@ pub async fn serve_with_reloads(
 }
 
 /// Accepts the connections of one listener and serves each, once a slot
-/// is free, in a task of its own with the handlers in use when it was
-/// accepted. At the limit, each acceptor holds the one connection it
-/// accepted last until a slot frees, and the others wait in the kernel's
-/// queue. (Waiting for the slot before accepting would leave the sockets
-/// of a group without a waiting acceptor unserved while the others sit idle
-/// on every slot.)
+/// is free, in a task of its own with the handlers in use at that moment.
+/// At the limit, each acceptor holds the one connection it accepted last
+/// until a slot frees, and the others wait in the kernel's queue. (Waiting
+/// for the slot before accepting would leave the sockets of a group
+/// without a waiting acceptor unserved while the others sit idle on every
+/// slot.)
 struct Acceptor {
     role: Role,
     slots: Arc<Semaphore>,
