@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod ds389;
+pub mod hostile_ldap;
 pub mod pki;
 pub mod proxy;
 pub mod samba;
