@@ -15,11 +15,13 @@
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
+//! - [`certificates`]: certificates described in words, for logs and checks.
 //! - [`systemd`]: socket activation and readiness notifications.
 //! - [`logging`]: plain, journald or JSON log lines.
 //! - [`workers`]: the threads that serve requests, by default one per core.
 
 pub mod cache;
+pub mod certificates;
 pub mod config;
 pub mod directory;
 pub mod http;

@@ -1,13 +1,13 @@
 //! The `auth-http-ldap` command: read the configuration, start logging,
 //! serve until SIGTERM or SIGINT, and turn the outcome into an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
-use auth_http_ldap::{logging, systemd};
+use auth_http_ldap::{directory, logging, systemd};
 use clap::{Parser, Subcommand};
 use tokio::runtime::Builder;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -36,7 +36,7 @@ const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(&cli.config) {
+    let settings = match load(&cli.config) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("auth-http-ldap: {} is not a usable configuration:\n{error}", cli.config.display());
@@ -49,7 +49,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(path: &std::path::Path, settings: &Settings) -> ExitCode {
+/// The configuration at `path`, and the directory's TLS client built from
+/// it, so that certificate files rustls cannot use are a configuration
+/// error, named by key, and not a failure at the first connection.
+fn load(path: &Path) -> Result<Settings, String> {
+    let settings = config::load(path).map_err(|e| e.to_string())?;
+    if let Err(e) = directory::tls::client_config(&settings.ldap) {
+        return Err(format!("{}: {e}", e.key()));
+    }
+    Ok(settings)
+}
+
+fn check_config(path: &Path, settings: &Settings) -> ExitCode {
     for warning in settings.warnings() {
         eprintln!("auth-http-ldap: warning: {warning}");
     }
@@ -116,7 +127,7 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
 /// `log.level` take a restart.)
 async fn reload_on_hangup(path: PathBuf, mut hangups: Signal, reload: mpsc::Sender<Settings>) {
     while hangups.recv().await.is_some() {
-        match config::load(&path) {
+        match load(&path) {
             Ok(settings) => {
                 for warning in settings.warnings() {
                     warn!("{warning}");

@@ -51,7 +51,6 @@ pub struct Metrics {
     idle_search_connections: Gauge,
     user_binds_in_flight: Gauge,
     idle_bind_connections: Gauge,
-    write_connections: Gauge,
     user_exists_cache: Family<AnswerLabels, Counter>,
     logins_answered_early: Family<AnswerLabels, Counter>,
 }
@@ -89,7 +88,7 @@ impl Metrics {
         let idle_search_connections = registered(
             &mut registry,
             "ldap_search_connections_idle",
-            "Open connections for the service account's searches, waiting for the next one",
+            "Open connections for the service account's searches and writes, waiting for the next one",
         );
         let user_binds_in_flight = registered(
             &mut registry,
@@ -100,11 +99,6 @@ impl Metrics {
             &mut registry,
             "ldap_bind_connections_idle",
             "Open connections for user binds, waiting for the next one",
-        );
-        let write_connections = registered(
-            &mut registry,
-            "ldap_write_connections",
-            "Open connections for the service account's writes",
         );
         let user_exists_cache = registered(
             &mut registry,
@@ -125,7 +119,6 @@ impl Metrics {
             idle_search_connections,
             user_binds_in_flight,
             idle_bind_connections,
-            write_connections,
             user_exists_cache,
             logins_answered_early,
         }
@@ -169,7 +162,6 @@ impl Metrics {
         }
         self.idle_search_connections.set(state.idle_search_connections as i64);
         self.idle_bind_connections.set(state.idle_bind_connections as i64);
-        self.write_connections.set(state.write_connections as i64);
     }
 
     /// Everything, in the OpenMetrics text format.
@@ -194,7 +186,6 @@ pub struct DirectoryState {
     pub servers: Vec<(String, bool)>,
     pub idle_search_connections: usize,
     pub idle_bind_connections: usize,
-    pub write_connections: usize,
 }
 
 /// Decrements a gauge when dropped, however the work it counts ends.
@@ -221,7 +212,6 @@ mod tests {
             servers: vec![("ldap://a:389".into(), true), ("ldap://b:389".into(), false)],
             idle_search_connections: 3,
             idle_bind_connections: 2,
-            write_connections: 1,
         });
         let text = metrics.render();
         for line in [
@@ -232,7 +222,6 @@ mod tests {
             r#"auth_http_ldap_ldap_server_up{server="ldap://b:389"} 0"#,
             "auth_http_ldap_ldap_search_connections_idle 3",
             "auth_http_ldap_ldap_bind_connections_idle 2",
-            "auth_http_ldap_ldap_write_connections 1",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");

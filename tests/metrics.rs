@@ -51,14 +51,17 @@ async fn requests_operations_and_caches_are_counted() {
     expect(r#"auth_http_ldap_logins_answered_early_total{answer="recently-refused"}"#, 1.0);
     expect(&format!(r#"auth_http_ldap_ldap_server_up{{server="{}"}}"#, slapd.url()), 1.0);
     // Three searches and two binds, one after another: one connection for
-    // each, waiting for the next; nothing written, so no connection for writes.
+    // each, waiting for the next.
     expect("auth_http_ldap_ldap_search_connections_idle", 1.0);
     expect("auth_http_ldap_ldap_bind_connections_idle", 1.0);
-    expect("auth_http_ldap_ldap_write_connections", 0.0);
     expect("auth_http_ldap_ldap_user_binds_in_flight", 0.0);
+    // A write takes the service account's connection and gives it back.
     assert_eq!(bridge.post("/set_password", "user=juliet&pass=new&server=example.com").await.status, 204);
     let text = scrape(&bridge).await;
-    assert_eq!(value(&text, "auth_http_ldap_ldap_write_connections"), Some(1.0), "{text}");
+    assert_eq!(value(&text, "auth_http_ldap_ldap_search_connections_idle"), Some(1.0), "{text}");
+    let writes =
+        r#"auth_http_ldap_ldap_operation_duration_seconds_count{operation="password modify",result="ok"}"#;
+    assert_eq!(value(&text, writes), Some(1.0), "{text}");
 }
 
 #[tokio::test]

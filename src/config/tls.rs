@@ -12,7 +12,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::error::{Problem, problem};
 use super::{Http, Ldap};
-use crate::directory::tls::TlsSetupError;
+use crate::certificates::Described;
 
 /// The certificates and key the configuration names, parsed.
 #[derive(Clone, Default)]
@@ -21,8 +21,6 @@ pub struct TlsMaterial {
     pub ca_certs: Option<Arc<Vec<CertificateDer<'static>>>>,
     /// From `ldap.client_cert_file` and `ldap.client_key_file`.
     pub client_identity: Option<Arc<Identity>>,
-    /// Built from the above when any server uses TLS.
-    pub client_config: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A certificate chain and its private key.
@@ -36,7 +34,6 @@ impl fmt::Debug for TlsMaterial {
         f.debug_struct("TlsMaterial")
             .field("ca_certs", &self.ca_certs.as_ref().map(|certs| certs.len()))
             .field("client_identity", &self.client_identity.as_ref().map(|_| "<hidden>"))
-            .field("client_config", &self.client_config.is_some())
             .finish()
     }
 }
@@ -83,7 +80,7 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
     }
 
     if let Some(path) = &ldap.ca_file {
-        match read_certificates(path) {
+        match read_certificates(path).and_then(|certs| readable(path, certs)) {
             Ok(certs) => ldap.tls.ca_certs = Some(Arc::new(certs)),
             Err(e) => problems.push(problem(figment, "ldap.ca_file", &e)),
         }
@@ -92,17 +89,6 @@ pub(super) fn resolve_tls(figment: &Figment, ldap: &mut Ldap, problems: &mut Vec
         [("ldap.client_cert_file", &ldap.client_cert_file), ("ldap.client_key_file", &ldap.client_key_file)];
     if let Some(identity) = read_identity(figment, client_files, problems) {
         ldap.tls.client_identity = Some(Arc::new(identity));
-    }
-    if encrypted_somewhere && problems.is_empty() {
-        match crate::directory::tls::client_config(&ldap.tls, ldap.tls_insecure_skip_verify) {
-            Ok(config) => ldap.tls.client_config = Some(config),
-            Err(e @ TlsSetupError::CaCertificate(_)) => {
-                problems.push(problem(figment, "ldap.ca_file", &e.to_string()))
-            }
-            Err(e @ (TlsSetupError::ClientIdentity(_) | TlsSetupError::Protocol(_))) => {
-                problems.push(problem(figment, "ldap.client_key_file", &e.to_string()))
-            }
-        }
     }
 }
 
@@ -148,6 +134,20 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String
         Ok(certs) if certs.is_empty() => Err(format!("{} holds no PEM certificate", path.display())),
         Ok(certs) => Ok(certs),
         Err(e) => Err(format!("{} is not valid PEM: {e}", path.display())),
+    }
+}
+
+/// `certs`, if each is a certificate that can be read: a PEM block that
+/// holds something else would otherwise only fail at the first connection.
+fn readable(
+    path: &Path,
+    certs: Vec<CertificateDer<'static>>,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    match certs.iter().position(|cert| Described::from_der(cert).is_none()) {
+        Some(index) => {
+            Err(format!("certificate {} of {} cannot be read as X.509", index + 1, path.display()))
+        }
+        None => Ok(certs),
     }
 }
 

@@ -3,9 +3,8 @@
 //! sub-codes Active Directory puts in its bind diagnostics. Each becomes a
 //! reason for the log; none ever turns a failed bind into a success.
 
+use ldap3::asn1::{PL, StructureTag, TagClass, parse_tag};
 use ldap3::controls::Control;
-
-use super::wire::ber::element;
 
 /// The password policy control (draft-behera-ldap-password-policy), which
 /// OpenLDAP's ppolicy overlay answers on binds. Sent with every user bind
@@ -32,30 +31,38 @@ pub(crate) fn password_policy_response(controls: &[Control]) -> Option<PolicySta
 
 /// Decodes `PasswordPolicyResponseValue ::= SEQUENCE { warning [0] CHOICE
 /// { timeBeforeExpiration [0] INTEGER, graceAuthNsRemaining [1] INTEGER }
-/// OPTIONAL, error [1] ENUMERATED OPTIONAL }`. A value that cannot be read
-/// is reported as fine: the bind's own result code still decides.
+/// OPTIONAL, error [1] ENUMERATED OPTIONAL }` with ldap3's BER reader. A
+/// value that cannot be read is reported as fine: the bind's own result
+/// code still decides.
 fn parse_policy_value(value: &[u8]) -> PolicyState {
-    let Some((0x30, body, _)) = element(value) else {
+    let Some(fields) =
+        parse_tag(value).ok().and_then(|(_, tag)| tag.match_id(SEQUENCE)?.expect_constructed())
+    else {
         return PolicyState::Fine;
     };
-    let mut rest = body;
     let mut warning = None;
-    while let Some((tag, content, after)) = element(rest) {
-        match tag {
-            0xa0 => {
-                warning = match element(content) {
-                    Some((0x80, seconds, _)) => Some(format!("password expires in {} s", integer(seconds))),
-                    Some((0x81, logins, _)) => Some(format!("{} grace logins left", integer(logins))),
+    for field in fields.into_iter().filter(|field| field.class == TagClass::Context) {
+        match (field.id, field.payload) {
+            (0, PL::C(choice)) => {
+                warning = match choice.first() {
+                    Some(StructureTag { class: TagClass::Context, id: 0, payload: PL::P(seconds) }) => {
+                        Some(format!("password expires in {} s", integer(seconds)))
+                    }
+                    Some(StructureTag { class: TagClass::Context, id: 1, payload: PL::P(logins) }) => {
+                        Some(format!("{} grace logins left", integer(logins)))
+                    }
                     _ => None,
                 }
             }
-            0x81 => return PolicyState::Error(policy_error(integer(content))),
+            (1, PL::P(error)) => return PolicyState::Error(policy_error(integer(&error))),
             _ => {}
         }
-        rest = after;
     }
     warning.map_or(PolicyState::Fine, PolicyState::Warning)
 }
+
+/// The universal tag number of a SEQUENCE.
+const SEQUENCE: u64 = 16;
 
 fn policy_error(code: u64) -> &'static str {
     match code {

@@ -8,17 +8,19 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult};
 use rustls::ClientConfig;
 use tracing::{debug, info, warn};
 
 use super::error::{DirectoryError, Meaning, meaning};
-use super::wire;
+use super::tls;
 use crate::config::{self, ServiceAccount};
 
 pub(crate) struct Connector {
     servers: Vec<Server>,
-    tls: Option<Arc<ClientConfig>>,
+    /// `Err` when the settings' TLS files could not make one: every
+    /// connection then fails with it. The binary checks before it starts.
+    tls: Result<Option<Arc<ClientConfig>>, String>,
     starttls: bool,
     connect_timeout: Duration,
     /// Applied to every operation: ldap3 waits forever otherwise.
@@ -32,9 +34,9 @@ struct Server {
     failed_at: Mutex<Option<Instant>>,
 }
 
-/// A new connection (ldap3's, or one of [`wire`]'s), and which server it is to.
-pub(crate) struct Opened<C> {
-    pub(crate) connection: C,
+/// A new connection, and which server it is to.
+pub(crate) struct Opened {
+    pub(crate) connection: Ldap,
     pub(crate) server: usize,
 }
 
@@ -46,7 +48,7 @@ impl Connector {
                 .iter()
                 .map(|url| Server { url: url.to_string(), failed_at: Mutex::new(None) })
                 .collect(),
-            tls: settings.tls.client_config.clone(),
+            tls: tls::client_config(settings).map_err(|e| format!("{}: {e}", e.key())),
             starttls: settings.starttls,
             connect_timeout: settings.connect_timeout,
             timeout: settings.timeout,
@@ -58,32 +60,10 @@ impl Connector {
     /// given (anonymous otherwise). A server that cannot be reached, or does
     /// not answer the bind in time, is marked failed and the next is tried;
     /// a refused bind is returned at once, as every server would refuse it.
-    pub(crate) async fn open(
-        &self,
-        account: Option<&ServiceAccount>,
-    ) -> Result<Opened<Ldap>, DirectoryError> {
-        self.first_answering(|server| self.open_on(server, account)).await
-    }
-
-    /// A [`wire`] connection to the first server that answers, as
-    /// [`Connector::open`] chooses it and binds it.
-    pub(crate) async fn open_wire(
-        &self,
-        account: Option<&ServiceAccount>,
-    ) -> Result<Opened<wire::Connection>, DirectoryError> {
-        self.first_answering(|server| self.open_wire_on(server, account)).await
-    }
-
-    async fn first_answering<C, Fut>(
-        &self,
-        open_on: impl Fn(usize) -> Fut,
-    ) -> Result<Opened<C>, DirectoryError>
-    where
-        Fut: Future<Output = Result<C, DirectoryError>>,
-    {
+    pub(crate) async fn open(&self, account: Option<&ServiceAccount>) -> Result<Opened, DirectoryError> {
         let mut last_error = None;
         for server in self.candidates() {
-            match open_on(server).await {
+            match self.open_on(server, account).await {
                 Ok(connection) => {
                     self.mark_answering(server);
                     return Ok(Opened { connection, server });
@@ -134,8 +114,10 @@ impl Connector {
         let url = &self.servers[server].url;
         let mut settings =
             LdapConnSettings::new().set_conn_timeout(self.connect_timeout).set_starttls(self.starttls);
-        if let Some(tls) = &self.tls {
-            settings = settings.set_config(tls.clone());
+        match &self.tls {
+            Ok(Some(tls)) => settings = settings.set_config(tls.clone()),
+            Ok(None) => {}
+            Err(e) => return Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
         }
         // ldap3's connect timeout covers the TCP connect only; this covers
         // the TLS handshake and StartTLS too. A failed StartTLS is an error
@@ -171,48 +153,18 @@ impl Connector {
         Ok(ldap)
     }
 
-    /// As [`Connector::open_on`], with a [`wire`] connection.
-    async fn open_wire_on(
-        &self,
-        server: usize,
-        account: Option<&ServiceAccount>,
-    ) -> Result<wire::Connection, DirectoryError> {
-        let url = &self.servers[server].url;
-        let connecting = wire::Connection::open(url, self.tls.as_ref(), self.starttls);
-        let mut connection = self.connect(url, connecting).await?;
-        let no_answer = |e: &dyn std::fmt::Display| DirectoryError::Unavailable(format!("{url}: {e}"));
-        // As in `open_on`: a server that failed must answer LDAP, not just
-        // TCP, and the service account's bind is such an answer.
-        if let Some(account) = account {
-            let bind = connection.bind(&account.dn, account.password.expose(), &[]);
-            let result = match tokio::time::timeout(self.timeout, bind).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(e)) => return Err(no_answer(&format_args!("{SERVICE_BIND}: {e}"))),
-                Err(_) => return Err(no_answer(&format_args!("{SERVICE_BIND}: no answer in time"))),
-            };
-            service_bind_succeeded(&result, account, url)?;
-        } else if self.failed_at(server).is_some() {
-            let everything = wire::Filter::everything();
-            let probe = connection.search_dns("", wire::SearchScope::Base, &everything, 0);
-            match tokio::time::timeout(self.timeout, probe).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(no_answer(&format_args!("still does not answer: {e}"))),
-                Err(_) => return Err(no_answer(&"still does not answer")),
-            }
-        }
-        Ok(connection)
-    }
-
     /// `connecting` to `url`, TLS and StartTLS included, within
     /// `ldap.connect_timeout`. Any failure is the server's.
-    async fn connect<C, E: std::fmt::Display>(
+    async fn connect<C>(
         &self,
         url: &str,
-        connecting: impl Future<Output = Result<C, E>>,
+        connecting: impl Future<Output = Result<C, LdapError>>,
     ) -> Result<C, DirectoryError> {
         match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(connection)) => Ok(connection),
-            Ok(Err(e)) => Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
+            Ok(Err(e)) => {
+                Err(DirectoryError::Unavailable(format!("connect to {url}: {}", why_not_connected(&e))))
+            }
             Err(_) => {
                 let waited = self.connect_timeout;
                 Err(DirectoryError::Unavailable(format!("connect to {url}: no answer within {waited:?}")))
@@ -255,4 +207,16 @@ fn service_bind_succeeded(
     let error = DirectoryError::from_result(SERVICE_BIND, result);
     warn!(%error, bind_dn = %account.dn, server = %url, "the service account cannot bind; check ldap.bind_dn and its password");
     Err(error)
+}
+
+/// Why a connection could not be opened, in words: a refused certificate
+/// as [`tls::Refusal`] tells it, never as rustls's `Debug` rendering.
+fn why_not_connected(error: &LdapError) -> String {
+    if let Some(refusal) = tls::refusal_in(error) {
+        return refusal.to_string();
+    }
+    match error {
+        LdapError::Io { source } => source.to_string(),
+        other => other.to_string(),
+    }
 }

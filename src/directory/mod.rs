@@ -2,29 +2,28 @@
 //! changing and deleting them. Knows nothing of HTTP or of mod_auth_http;
 //! callers pass filters and DNs that are already rendered and escaped.
 //!
+//! Every LDAP operation goes through ldap3, on connections opened one way
+//! (`connector`) and lent to one operation at a time (`pool`).
+//!
 //! - `connector`: which server to connect to, TLS and StartTLS, failover.
-//! - `lent`: connections lent to one search or one user bind at a time.
-//! - `wire`: those connections, driven on the caller's task.
-//! - `writes`: the service account's connection for writes.
+//! - `pool`: connections lent to one operation at a time.
 //! - `account_state`: password policy controls and Active Directory sub-codes.
-//! - `error`: what result codes mean.
-//! - [`tls`]: the TLS client configuration.
+//! - `error`: what result codes and client errors mean.
+//! - [`tls`]: the TLS client configuration, and whom it trusts.
 
 mod account_state;
 mod connector;
 mod error;
-mod lent;
+mod pool;
 pub mod tls;
-mod wire;
-mod writes;
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use ldap3::controls::RawControl;
 use ldap3::exop::PasswordModify;
-use ldap3::{Ldap, LdapError, LdapResult, Mod};
+use ldap3::{Ldap, LdapError, LdapResult, Mod, SearchEntry, SearchOptions};
 use tracing::info;
 
 use crate::config::{self, Scope, ServiceAccount};
@@ -34,9 +33,7 @@ use account_state::{PASSWORD_POLICY_OID, PolicyState, active_directory_reason, p
 use connector::Connector;
 pub use error::DirectoryError;
 use error::{Meaning, connection_lost, meaning, succeeded};
-use lent::{Lent, LentPool, NoAnswer};
-use wire::{Filter, SearchScope, WireError};
-use writes::{Lease, WriteConnection};
+use pool::{Lent, Pool};
 
 /// The result of looking a user up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,14 +81,12 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
 
 pub struct Directory {
     connector: Connector,
-    /// The service account's connections for searches, a share for each
-    /// worker: a connection answers on the runtime that opened it, which is
-    /// quickest for that runtime's own tasks.
-    searches: PerWorker<LentPool>,
+    /// The service account's connections, for searches and writes, a share
+    /// for each worker: a connection's driver runs on the runtime that
+    /// opened it, which is quickest for that runtime's own tasks.
+    service: PerWorker<Pool>,
     /// Connections for user binds, shared out the same way.
-    binds: PerWorker<LentPool>,
-    /// The service account's connection for writes.
-    writes: WriteConnection,
+    binds: PerWorker<Pool>,
     metrics: Arc<Metrics>,
 }
 
@@ -102,13 +97,12 @@ impl Directory {
     pub fn new(settings: &config::Ldap, metrics: Arc<Metrics>, workers: usize) -> Self {
         let pools = |size, account: &Option<ServiceAccount>| {
             let pools = workers::shares(size, workers).into_iter();
-            PerWorker::new(pools.map(|size| LentPool::new(settings, size, account.clone())).collect())
+            PerWorker::new(pools.map(|size| Pool::new(settings, size, account.clone())).collect())
         };
         Directory {
             connector: Connector::new(settings),
-            searches: pools(settings.pool_size, &settings.service_account),
+            service: pools(settings.pool_size, &settings.service_account),
             binds: pools(settings.bind_pool_size, &None),
-            writes: WriteConnection::new(settings),
             metrics,
         }
     }
@@ -117,22 +111,20 @@ impl Directory {
     pub fn export_state(&self) {
         self.metrics.set_directory_state(&DirectoryState {
             servers: self.connector.health(),
-            idle_search_connections: self.searches.iter().map(LentPool::idle_connections).sum(),
-            idle_bind_connections: self.binds.iter().map(LentPool::idle_connections).sum(),
-            write_connections: self.writes.open_connections(),
+            idle_search_connections: self.service.iter().map(Pool::idle_connections).sum(),
+            idle_bind_connections: self.binds.iter().map(Pool::idle_connections).sum(),
         });
     }
 
     /// Searches for the entry matching `filter`, as the service account.
     pub async fn find(&self, base: &str, scope: Scope, filter: &str) -> Result<Lookup, DirectoryError> {
         let scope = match scope {
-            Scope::Base => SearchScope::Base,
-            Scope::One => SearchScope::One,
-            Scope::Sub => SearchScope::Sub,
+            Scope::Base => ldap3::Scope::Base,
+            Scope::One => ldap3::Scope::OneLevel,
+            Scope::Sub => ldap3::Scope::Subtree,
         };
-        let filter = parsed("search", filter)?;
         // Two entries are enough to know the answer is ambiguous.
-        let (dns, result) = self.search("search", base, scope, &filter, 2).await?;
+        let (dns, result) = self.search("search", base, scope, filter, 2).await?;
         match (meaning(result.rc), <[_; 1]>::try_from(dns)) {
             (Meaning::Success, Ok([dn])) => Ok(Lookup::Found(dn)),
             (Meaning::Success, Err(dns)) if dns.is_empty() => Ok(Lookup::NotFound),
@@ -142,16 +134,15 @@ impl Directory {
     }
 
     /// Whether the directory answers: a read of the root DSE, as the service
-    /// account, on the connections for searches (and so through failover).
+    /// account, on the service account's connections (and so through failover).
     pub async fn answers(&self) -> Result<(), DirectoryError> {
-        let (_, result) =
-            self.search("root DSE read", "", SearchScope::Base, &Filter::everything(), 0).await?;
+        let (_, result) = self.search("root DSE read", "", ldap3::Scope::Base, EVERYTHING, 0).await?;
         succeeded("root DSE read", &result)
     }
 
     /// Whether an entry exists at `dn`, as the service account.
     pub async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
-        let (dns, result) = self.search("read", dn, SearchScope::Base, &Filter::everything(), 0).await?;
+        let (dns, result) = self.search("read", dn, ldap3::Scope::Base, EVERYTHING, 0).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(!dns.is_empty()),
             Meaning::NoSuchObject => Ok(false),
@@ -198,14 +189,16 @@ impl Directory {
     }
 
     /// The directory's answer to a bind as `dn`, on a connection for user
-    /// binds. Not retried on another connection or server: a bind that
-    /// failed midway may still have counted against the account's lockout.
+    /// binds, asking for the password policy control. Not retried on
+    /// another connection or server: a bind that failed midway may still
+    /// have counted against the account's lockout.
     async fn user_bind(&self, dn: &str, password: &str) -> Result<LdapResult, DirectoryError> {
-        let bind = async |connection: &mut wire::Connection| {
-            connection.bind(dn, password, &[PASSWORD_POLICY_OID]).await
+        let bind = async |ldap: &mut Ldap| {
+            let policy = RawControl { ctype: PASSWORD_POLICY_OID.to_owned(), crit: false, val: None };
+            ldap.with_controls(policy).simple_bind(dn, password).await
         };
         let lent = self.binds.current().get(&self.connector).await?;
-        self.on_lent(lent, bind).await.map_err(|e| e.into_error("bind"))
+        self.on_lent(lent, bind).await.map_err(|e| DirectoryError::from_client("bind", e))
     }
 
     /// The DNs of the entries under `base` that `filter` matches, and the
@@ -218,24 +211,29 @@ impl Directory {
         &self,
         operation: &'static str,
         base: &str,
-        scope: SearchScope,
-        filter: &Filter,
+        scope: ldap3::Scope,
+        filter: &str,
         size_limit: i32,
     ) -> Result<(Vec<String>, LdapResult), DirectoryError> {
         let started = Instant::now();
-        let search = async |connection: &mut wire::Connection| {
-            connection.search_dns(base, scope, filter, size_limit).await
+        let search = async |ldap: &mut Ldap| {
+            let ldap = ldap.with_search_options(SearchOptions::new().sizelimit(size_limit));
+            let ldap3::SearchResult(entries, result) =
+                ldap.search(base, scope, filter, NO_ATTRIBUTES).await?;
+            // References are left out by ldap3's search; entries alone remain.
+            let dns = entries.into_iter().map(|entry| SearchEntry::construct(entry).dn).collect();
+            Ok((dns, result))
         };
         let outcome = async {
-            let searches = self.searches.current();
-            let lent = searches.get(&self.connector).await?;
+            let pool = self.service.current();
+            let lent = pool.get(&self.connector).await?;
             let reused = lent.reused;
             match self.on_lent(lent, search).await {
-                Err(e) if e.lost() && reused => {
-                    let lent = searches.get_new(&self.connector).await?;
-                    self.on_lent(lent, search).await.map_err(|e| e.into_error(operation))
+                Err(e) if reused && connection_lost(&e) => {
+                    let lent = pool.get_new(&self.connector).await?;
+                    self.on_lent(lent, search).await.map_err(|e| DirectoryError::from_client(operation, e))
                 }
-                outcome => outcome.map_err(|e| e.into_error(operation)),
+                outcome => outcome.map_err(|e| DirectoryError::from_client(operation, e)),
             }
         }
         .await;
@@ -243,15 +241,18 @@ impl Directory {
         outcome
     }
 
-    /// Runs `operation` on `lent`, and passes over its server if it got no answer.
+    /// Runs `operation` on `lent`, and passes over its server if it got no
+    /// answer: the connection was lost, or the server did not answer in time.
     async fn on_lent<T>(
         &self,
         lent: Lent<'_>,
-        operation: impl AsyncFnOnce(&mut wire::Connection) -> Result<T, WireError>,
-    ) -> Result<T, NoAnswer> {
+        operation: impl AsyncFnOnce(&mut Ldap) -> Result<T, LdapError>,
+    ) -> Result<T, LdapError> {
         let server = lent.server;
         let outcome = lent.run(self.connector.timeout, operation).await;
-        if let Err(e) = &outcome {
+        if let Err(e) = &outcome
+            && (connection_lost(e) || matches!(e, LdapError::Timeout { .. }))
+        {
             self.connector.mark_failed(server, e);
         }
         outcome
@@ -259,11 +260,9 @@ impl Directory {
 
     /// Adds an entry, as the service account.
     pub async fn add(&self, dn: &str, attributes: Vec<Attribute>) -> Result<Added, DirectoryError> {
-        let timeout = self.connector.timeout;
         let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> =
             attributes.into_iter().map(|(name, values)| (name.into_bytes(), values)).collect();
-        let add = async |mut ldap: Ldap| ldap.with_timeout(timeout).add(dn, attributes.clone()).await;
-        let result = self.as_service("add", add).await?;
+        let result = self.as_service("add", async |ldap: &mut Ldap| ldap.add(dn, attributes).await).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Added::Created),
             Meaning::AlreadyExists => Ok(Added::AlreadyExists),
@@ -274,12 +273,11 @@ impl Directory {
     /// Sets a password with the Password Modify extended operation (RFC 3062),
     /// as the service account, so the directory hashes it by its own rules.
     pub async fn set_password_exop(&self, dn: &str, password: &str) -> Result<(), DirectoryError> {
-        let timeout = self.connector.timeout;
-        let modify = async |mut ldap: Ldap| {
+        let modify = async |ldap: &mut Ldap| {
             let exop = PasswordModify { user_id: Some(dn), old_pass: None, new_pass: Some(password) };
             // The response carries no value when the new password is supplied:
             // only the result code is read (ldap3's parser would panic on it).
-            ldap.with_timeout(timeout).extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
+            ldap.extended(exop).await.map(|ldap3::result::ExopResult(_, result)| result)
         };
         let result = self.as_service("password modify", modify).await?;
         succeeded("password modify", &result)
@@ -293,11 +291,10 @@ impl Directory {
         attribute: &str,
         password: &str,
     ) -> Result<(), DirectoryError> {
-        let timeout = self.connector.timeout;
         let value = password_value(attribute, password);
-        let modify = async |mut ldap: Ldap| {
-            let change = Mod::Replace(attribute.as_bytes().to_vec(), HashSet::from([value.clone()]));
-            ldap.with_timeout(timeout).modify(dn, vec![change]).await
+        let modify = async |ldap: &mut Ldap| {
+            let change = Mod::Replace(attribute.as_bytes().to_vec(), HashSet::from([value]));
+            ldap.modify(dn, vec![change]).await
         };
         let result = self.as_service("modify", modify).await?;
         succeeded("modify", &result)
@@ -318,8 +315,7 @@ impl Directory {
         } else {
             format!("(|(member={member})(uniqueMember={member}))")
         };
-        let filter = parsed("group search", &filter)?;
-        let (dns, result) = self.search("group search", group_dn, SearchScope::Base, &filter, 0).await?;
+        let (dns, result) = self.search("group search", group_dn, ldap3::Scope::Base, &filter, 0).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(!dns.is_empty()),
             _ => Err(DirectoryError::from_result("group search", &result)),
@@ -328,9 +324,7 @@ impl Directory {
 
     /// Deletes an entry, as the service account.
     pub async fn delete(&self, dn: &str) -> Result<Deleted, DirectoryError> {
-        let timeout = self.connector.timeout;
-        let delete = async |mut ldap: Ldap| ldap.with_timeout(timeout).delete(dn).await;
-        let result = self.as_service("delete", delete).await?;
+        let result = self.as_service("delete", async |ldap: &mut Ldap| ldap.delete(dn).await).await?;
         match meaning(result.rc) {
             Meaning::Success => Ok(Deleted::Deleted),
             Meaning::NoSuchObject => Ok(Deleted::NotFound),
@@ -338,71 +332,29 @@ impl Directory {
         }
     }
 
-    /// Writes as the service account: runs `write` on the connection for
-    /// writes. A connection found dead, or whose operation timed out or was
-    /// abandoned by the request's deadline, is discarded: a server that
-    /// stopped answering may never answer on it again. A write is never
-    /// tried twice, as it may have been carried out the first time.
-    async fn as_service<T, Fut>(
+    /// Writes as the service account, on one of its connections. A write
+    /// is never tried twice, as it may have been carried out the first time.
+    async fn as_service<T>(
         &self,
         operation: &'static str,
-        write: impl FnOnce(Ldap) -> Fut,
-    ) -> Result<T, DirectoryError>
-    where
-        Fut: Future<Output = Result<T, LdapError>>,
-    {
-        let lease = self.writes.get(&self.connector).await?;
-        let outcome = self.watched(operation, &lease, write(lease.ldap.clone())).await;
-        outcome.map_err(|e| DirectoryError::from_client(operation, e))
-    }
-
-    /// Awaits one operation on a leased connection, and discards the
-    /// connection if the operation fails with it or is cancelled.
-    async fn watched<T>(
-        &self,
-        name: &'static str,
-        lease: &Lease,
-        operation: impl Future<Output = Result<T, LdapError>>,
-    ) -> Result<T, LdapError> {
-        let mut guard = DiscardUnlessDone { writes: &self.writes, lease, done: false };
+        write: impl AsyncFnOnce(&mut Ldap) -> Result<T, LdapError>,
+    ) -> Result<T, DirectoryError> {
         let started = Instant::now();
-        let outcome = operation.await;
-        self.metrics.ldap_operation(name, outcome.is_ok(), started.elapsed());
-        guard.done = match &outcome {
-            Ok(_) => true,
-            Err(e) if connection_lost(e) || matches!(e, LdapError::Timeout { .. }) => {
-                // The server went away or stopped answering: pass over it too.
-                self.connector.mark_failed(lease.server, e);
-                false
-            }
-            Err(_) => true,
-        };
+        let outcome = async {
+            let lent = self.service.current().get(&self.connector).await?;
+            self.on_lent(lent, write).await.map_err(|e| DirectoryError::from_client(operation, e))
+        }
+        .await;
+        self.metrics.ldap_operation(operation, outcome.is_ok(), started.elapsed());
         outcome
     }
 }
 
-/// `filter`, parsed; a filter that does not parse is a bug, since the
-/// configured templates are checked at start and every value is escaped.
-fn parsed(operation: &'static str, filter: &str) -> Result<Filter, DirectoryError> {
-    Filter::parse(filter)
-        .ok_or_else(|| DirectoryError::Client { operation, message: "the filter does not parse".into() })
-}
+/// Every entry matches it: for reading one entry, or the root DSE, by its DN.
+const EVERYTHING: &str = "(objectClass=*)";
 
-/// Discards a leased connection when dropped before it is marked done: on
-/// failure, and when the request's deadline drops the operation midway.
-struct DiscardUnlessDone<'a> {
-    writes: &'a WriteConnection,
-    lease: &'a Lease,
-    done: bool,
-}
-
-impl Drop for DiscardUnlessDone<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.writes.discard(self.lease);
-        }
-    }
-}
+/// No attributes, only DNs: RFC 4511's "1.1".
+const NO_ATTRIBUTES: [&str; 1] = ["1.1"];
 
 #[cfg(test)]
 mod tests {

@@ -1,16 +1,25 @@
-//! The TLS client configuration for connections to the directory: the
-//! system's roots or the configured CA, an optional client certificate, and,
-//! only when the configuration says so, no verification at all.
+//! The TLS client configuration for connections to the directory, built
+//! from the certificates the configuration read: whom to trust
+//! ([`trust`]), an optional client certificate, and, only when the
+//! configuration says so, no verification at all.
+//!
+//! - [`trust`]: which server certificates are accepted, as OpenLDAP's
+//!   client accepts them.
+//! - [`refusal`]: why one was not, in an administrator's words.
+
+mod refusal;
+mod trust;
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tracing::warn;
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-use crate::config::TlsMaterial;
+use crate::config;
+pub use refusal::{Refusal, refusal_in};
+use trust::Trust;
 
 /// What rustls refused when the client configuration was built.
 #[derive(Debug, thiserror::Error)]
@@ -23,17 +32,38 @@ pub enum TlsSetupError {
     Protocol(String),
 }
 
-/// Builds the client configuration.
-pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<ClientConfig>, TlsSetupError> {
+impl TlsSetupError {
+    /// The configuration key to change.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TlsSetupError::CaCertificate(_) => "ldap.ca_file",
+            TlsSetupError::ClientIdentity(_) | TlsSetupError::Protocol(_) => "ldap.client_key_file",
+        }
+    }
+}
+
+/// The client configuration for `settings`; `None` when no server is
+/// reached over TLS.
+pub fn client_config(settings: &config::Ldap) -> Result<Option<Arc<ClientConfig>>, TlsSetupError> {
+    let tls_somewhere = settings.starttls || settings.url.iter().any(|url| url.scheme() == "ldaps");
+    if !tls_somewhere {
+        return Ok(None);
+    }
+    let material = &settings.tls;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let algorithms = provider.signature_verification_algorithms;
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsSetupError::Protocol(e.to_string()))?;
-    let builder = if insecure {
-        let verifier = AnyCertificate(provider.signature_verification_algorithms);
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
+        .map_err(|e| TlsSetupError::Protocol(e.to_string()))?
+        .dangerous();
+    let builder = if settings.tls_insecure_skip_verify {
+        builder.with_custom_certificate_verifier(Arc::new(AnyCertificate(algorithms)))
     } else {
-        builder.with_root_certificates(roots(material)?)
+        let trust = match &material.ca_certs {
+            Some(certs) => Trust::in_ca_file(certs, provider)?,
+            None => Trust::in_system_roots(provider)?,
+        };
+        builder.with_custom_certificate_verifier(Arc::new(trust))
     };
     let config = match &material.client_identity {
         Some(identity) => builder
@@ -41,31 +71,7 @@ pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<Clien
             .map_err(|e| TlsSetupError::ClientIdentity(e.to_string()))?,
         None => builder.with_no_client_auth(),
     };
-    Ok(Arc::new(config))
-}
-
-fn roots(material: &TlsMaterial) -> Result<RootCertStore, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    match &material.ca_certs {
-        Some(certs) => {
-            for cert in certs.iter() {
-                roots.add(cert.clone()).map_err(|e| TlsSetupError::CaCertificate(e.to_string()))?;
-            }
-        }
-        None => {
-            let native = rustls_native_certs::load_native_certs();
-            for error in &native.errors {
-                warn!(%error, "could not read some of the system's CA certificates");
-            }
-            let (added, _) = roots.add_parsable_certificates(native.certs);
-            if added == 0 {
-                warn!(
-                    "no system CA certificates found: set ldap.ca_file, or no server certificate will be trusted"
-                );
-            }
-        }
-    }
-    Ok(roots)
+    Ok(Some(Arc::new(config)))
 }
 
 /// Accepts any certificate, but still checks that the server holds the key
