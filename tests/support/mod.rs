@@ -3,6 +3,7 @@
 //! Prosody does, so the tests see exactly what goes over the wire.
 #![allow(dead_code)]
 
+pub mod certificates;
 pub mod ds389;
 pub mod pki;
 pub mod proxy;
