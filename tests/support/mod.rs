@@ -5,6 +5,7 @@
 
 pub mod certificates;
 pub mod ds389;
+pub mod ldapsearch;
 pub mod pki;
 pub mod proxy;
 pub mod samba;
