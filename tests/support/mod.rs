@@ -3,8 +3,10 @@
 //! Prosody does, so the tests see exactly what goes over the wire.
 #![allow(dead_code)]
 
+pub mod certificates;
 pub mod ds389;
 pub mod hostile_ldap;
+pub mod ldapsearch;
 pub mod pki;
 pub mod proxy;
 pub mod samba;

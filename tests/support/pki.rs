@@ -70,7 +70,7 @@ impl Pki {
     }
 }
 
-fn openssl(dir: &Path, args: &[&str], more: &[&str]) {
+pub(super) fn openssl(dir: &Path, args: &[&str], more: &[&str]) {
     let output = Command::new("openssl")
         .args(args)
         .args(more)

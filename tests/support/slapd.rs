@@ -29,6 +29,27 @@ pub struct Tls<'a> {
     pub require_client_certificate: bool,
 }
 
+/// The files slapd's TLS directives name.
+struct TlsFiles {
+    /// The CAs it verifies client certificates against, if any.
+    ca: Option<PathBuf>,
+    /// The certificate it presents, followed by any chain it sends with it.
+    cert: PathBuf,
+    key: PathBuf,
+    require_client_certificate: bool,
+}
+
+impl From<Tls<'_>> for TlsFiles {
+    fn from(tls: Tls<'_>) -> TlsFiles {
+        TlsFiles {
+            ca: Some(tls.pki.path("ca.pem")),
+            cert: tls.pki.path("server.pem"),
+            key: tls.pki.path("server-key.pem"),
+            require_client_certificate: tls.require_client_certificate,
+        }
+    }
+}
+
 impl Slapd {
     /// Starts a seeded server on an `ldapi` socket; fails loudly with the
     /// install hint when slapd is missing.
@@ -45,10 +66,23 @@ impl Slapd {
     /// Starts a seeded server that also listens on `ldap://127.0.0.1` (for
     /// StartTLS) and `ldaps://127.0.0.1`, with `tls` if given.
     pub fn start_tcp(tls: Option<Tls<'_>>) -> Slapd {
-        Slapd::start_with(Some(tls), false)
+        Slapd::start_with(Some(tls.map(TlsFiles::from)), false)
     }
 
-    fn start_with(tcp: Option<Option<Tls<'_>>>, ppolicy: bool) -> Slapd {
+    /// As [`Slapd::start_tcp`], presenting the certificate in `cert` (and
+    /// the chain that follows it in the file, as slapd sends it) with `key`:
+    /// for the shapes of certificate administrators give their directory.
+    pub fn start_presenting(cert: &Path, key: &Path) -> Slapd {
+        let files = TlsFiles {
+            ca: None,
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            require_client_certificate: false,
+        };
+        Slapd::start_with(Some(Some(files)), false)
+    }
+
+    fn start_with(tcp: Option<Option<TlsFiles>>, ppolicy: bool) -> Slapd {
         for tool in ["/usr/sbin/slapd", "/usr/sbin/slapadd"] {
             assert!(
                 Path::new(tool).exists(),
@@ -296,14 +330,16 @@ const PPOLICY_LDIF: &str = include_str!("../fixtures/ppolicy.ldif");
 const PPOLICY_CONF: &str =
     "overlay ppolicy\nppolicy_default \"cn=default,ou=policies,dc=example,dc=com\"\nppolicy_use_lockout\n";
 
-fn tls_directives(tls: &Tls<'_>) -> String {
-    let pki = tls.pki;
-    let mut directives = format!(
-        "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
-        pki.path("ca.pem").display(),
-        pki.path("server.pem").display(),
-        pki.path("server-key.pem").display()
-    );
+fn tls_directives(tls: &TlsFiles) -> String {
+    let mut directives = String::new();
+    if let Some(ca) = &tls.ca {
+        directives.push_str(&format!("TLSCACertificateFile {}\n", ca.display()));
+    }
+    directives.push_str(&format!(
+        "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+        tls.cert.display(),
+        tls.key.display()
+    ));
     if tls.require_client_certificate {
         directives.push_str("TLSVerifyClient demand\n");
     }
