@@ -90,11 +90,9 @@ pub(super) fn refused(
                     .to_owned(),
             )
         }
-        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+        // A CA of the same name whose key did not sign it is no signer either.
+        Error::InvalidCertificate(CertificateError::UnknownIssuer | CertificateError::BadSignature) => {
             (format!("not signed by {trusted}"), add_to_ca_file.to_owned())
-        }
-        Error::InvalidCertificate(CertificateError::BadSignature) => {
-            (format!("its signature does not verify with {trusted}"), add_to_ca_file.to_owned())
         }
         Error::InvalidCertificate(CertificateError::Other(OtherError(inner)))
             if matches!(inner.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)) =>
