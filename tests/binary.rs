@@ -244,3 +244,25 @@ fn weakened_security_is_warned_about_at_every_start() {
     assert!(text.contains("serving") && text.contains("tls_insecure_skip_verify is on"), "{text}");
     assert!(text.contains("WARN") && text.contains("allow_plaintext is on"), "{text}");
 }
+
+#[test]
+fn check_config_says_what_the_ca_file_holds() {
+    let certs = support::certificates::Certificates::new();
+    let current = certs.self_signed("dc1", "dc1.corp.example", "DNS:dc1.corp.example");
+    let expired = certs.expired("old", "old.corp.example", "DNS:old.corp.example", true);
+    let bundle = certs.concatenate("bundle.pem", &[&current, &expired]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        &format!(
+            "[ldap]\nurl = \"ldaps://dc1.corp.example\"\nca_file = \"{}\"\n[users]\nbase_dn = \"ou=people\"\n",
+            bundle.display()
+        ),
+    );
+    let (code, out, err) = run(&["check-config", "--config", &path], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("# ldap.ca_file ({}) holds 2 certificates:", bundle.display())), "{out}");
+    assert!(out.contains("subject \"CN=dc1.corp.example\", self-signed, valid "), "{out}");
+    assert!(out.contains("subject \"CN=old.corp.example\", self-signed, valid 2024-01-"), "{out}");
+    assert!(err.contains("\"CN=old.corp.example\" expired "), "{err}");
+}
