@@ -7,6 +7,7 @@ pub mod ds389;
 pub mod pki;
 pub mod proxy;
 pub mod samba;
+pub mod server_cert;
 pub mod slapd;
 
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use server_cert::CertShape;
 pub use slapd::Slapd;
 use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 
