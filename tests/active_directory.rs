@@ -5,8 +5,10 @@
 
 mod support;
 
+use support::pki::Pki;
 use support::samba::SambaAd;
-use support::{Bridge, encode};
+use support::server_cert::{assert_self_signed_ca, openldap_trusts};
+use support::{Bridge, CertShape, encode};
 
 #[tokio::test]
 async fn logs_in_by_sam_account_name_and_names_every_refusal() {
@@ -41,6 +43,29 @@ async fn logs_in_by_sam_account_name_and_names_every_refusal() {
         "{}",
         logs.text()
     );
+}
+
+/// Most domain controllers present a certificate made with `openssl req
+/// -x509` (CA:TRUE) rather than one from an enterprise CA, and their
+/// administrators give that certificate itself as `ldap.ca_file`. OpenLDAP's
+/// client accepts it so, with verification on; the service must too.
+#[tokio::test]
+async fn logs_in_over_ldaps_trusting_the_self_signed_certificate_itself() {
+    let ad = SambaAd::start_with(CertShape::SelfSigned);
+    assert_self_signed_ca(&ad.ca_file());
+    let (_guard, logs) = support::capture_logs();
+    let url = ad.ldaps_url();
+    openldap_trusts(&url, &ad.ca_file()).unwrap_or_else(|e| panic!("{e}"));
+    // ldapsearch checks the certificate: an unrelated one is refused.
+    assert!(openldap_trusts(&url, &Pki::new().path("other-ca.pem")).is_err());
+
+    let bridge = Bridge::start(&ad.config("")).await;
+    let reply = bridge.check_password("romeo", ad.fact("ROMEO_PASS")).await;
+    assert_eq!(reply.status, 200, "{}: {:?}", reply.text().trim(), logs.about("romeo"));
+    reply.assert_answer(true);
+    bridge.check_password("romeo", "wrong").await.assert_answer(false);
+    bridge.user_exists("romeo").await.assert_answer(true);
+    bridge.user_exists("nobody").await.assert_answer(false);
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@
 mod support;
 
 use support::ds389::Ds389;
-use support::{Bridge, encode};
+use support::pki::Pki;
+use support::server_cert::{assert_self_signed_ca, openldap_trusts};
+use support::{Bridge, CertShape, encode};
 
 #[tokio::test]
 async fn logs_in_over_starttls_and_refuses_a_locked_account() {
@@ -24,6 +26,31 @@ async fn logs_in_over_starttls_and_refuses_a_locked_account() {
         "{}",
         logs.text()
     );
+}
+
+/// Most directories present a certificate made with `openssl req -x509`
+/// (CA:TRUE), and their administrators give that certificate itself as
+/// `ldap.ca_file`. OpenLDAP's client accepts it so, with verification on,
+/// over StartTLS and LDAPS alike; the service must too.
+#[tokio::test]
+async fn logs_in_trusting_the_self_signed_certificate_itself() {
+    let ds = Ds389::start_with(CertShape::SelfSigned);
+    assert_self_signed_ca(&ds.ca_file());
+    let (_guard, logs) = support::capture_logs();
+    let unrelated = Pki::new();
+    for url in [ds.ldap_url(), ds.ldaps_url()] {
+        openldap_trusts(&url, &ds.ca_file()).unwrap_or_else(|e| panic!("{e}"));
+        // ldapsearch checks the certificate: an unrelated one is refused.
+        assert!(openldap_trusts(&url, &unrelated.path("other-ca.pem")).is_err(), "{url}");
+
+        let bridge = Bridge::start(&ds.config_at(&url, "")).await;
+        let reply = bridge.check_password("romeo", "iheartjuliet").await;
+        assert_eq!(reply.status, 200, "{url}: {}: {:?}", reply.text().trim(), logs.about("romeo"));
+        reply.assert_answer(true);
+        bridge.check_password("romeo", "wrong").await.assert_answer(false);
+        bridge.user_exists("romeo").await.assert_answer(true);
+        bridge.user_exists("nobody").await.assert_answer(false);
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ pub mod ldapsearch;
 pub mod pki;
 pub mod proxy;
 pub mod samba;
+pub mod server_cert;
 pub mod slapd;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use server_cert::CertShape;
 pub use slapd::Slapd;
 use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 

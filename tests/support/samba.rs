@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::CertShape;
+
 pub struct SambaAd {
     dir: PathBuf,
     _parent: tempfile::TempDir,
@@ -14,8 +16,14 @@ pub struct SambaAd {
 
 impl SambaAd {
     /// Provisions EXAMPLE.COM with romeo (CN=Romeo Montague) and the
-    /// accounts `disabled`, `expired`, `mustchange` and `locked`.
+    /// accounts `disabled`, `expired`, `mustchange` and `locked`; its
+    /// certificate is signed by a test CA.
     pub fn start() -> SambaAd {
+        SambaAd::start_with(CertShape::CaSigned)
+    }
+
+    /// As [`SambaAd::start`], with a certificate of the given shape.
+    pub fn start_with(shape: CertShape) -> SambaAd {
         let parent = tempfile::Builder::new().prefix("samba-").tempdir().expect("temp dir");
         let dir = parent.path().join("ad");
         // Output goes to files, never to a pipe samba could inherit and hold open.
@@ -25,6 +33,7 @@ impl SambaAd {
                 .arg("start")
                 .arg(&dir)
                 .env("WATCH_PID", std::process::id().to_string())
+                .env("CERT_SHAPE", shape.name())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("start.log"))
@@ -55,7 +64,13 @@ impl SambaAd {
         format!("ldaps://127.0.0.1:{}", self.fact("LDAPS_PORT"))
     }
 
-    /// The active-directory preset over LDAPS, as Administrator, trusting the fixture's CA.
+    /// What clients are to trust: the test CA, or the self-signed
+    /// certificate itself.
+    pub fn ca_file(&self) -> PathBuf {
+        PathBuf::from(self.fact("CA_PEM"))
+    }
+
+    /// The active-directory preset over LDAPS, as Administrator, trusting `ca_file`.
     pub fn config(&self, extra: &str) -> String {
         format!(
             "[http]\nlisten = \"127.0.0.1:0\"\n\
