@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
@@ -61,12 +62,18 @@ fn load(path: &Path) -> Result<Settings, String> {
 }
 
 fn check_config(path: &Path, settings: &Settings) -> ExitCode {
-    for warning in settings.warnings() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() as i64);
+    let (ca_file, ca_warnings) = settings.ca_file_summary(now).unwrap_or_default();
+    for warning in settings.warnings().into_iter().chain(ca_warnings) {
         eprintln!("auth-http-ldap: warning: {warning}");
     }
     match toml::to_string_pretty(settings) {
         Ok(text) => {
-            println!("# {} is valid. The effective configuration, secrets hidden:\n\n{text}", path.display());
+            println!("# {} is valid.", path.display());
+            for line in ca_file {
+                println!("# {line}");
+            }
+            println!("# The effective configuration, secrets hidden:\n\n{text}");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -70,6 +70,13 @@ impl Settings {
         tls::warnings(&self.http, &self.ldap)
     }
 
+    /// What `ldap.ca_file` holds, a line for each certificate with its
+    /// subject and validity, and warnings for those that expire within 30
+    /// days of `now` (Unix seconds) or have expired; `None` without the key.
+    pub fn ca_file_summary(&self, now: i64) -> Option<(Vec<String>, Vec<String>)> {
+        tls::ca_file_summary(&self.ldap, now)
+    }
+
     /// The settings for one XMPP domain, or `None` when the domain is not served.
     pub fn host(&self, server: &str) -> Option<&HostSettings> {
         match &self.hosts {

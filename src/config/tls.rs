@@ -165,6 +165,33 @@ fn clear_text_to_other_machines(ldap: &Ldap) -> Vec<&str> {
     ldap.url.iter().filter(|url| url.scheme() == "ldap" && !url.is_local()).map(|url| url.as_str()).collect()
 }
 
+/// What `ldap.ca_file` holds, a line for each certificate, and a warning
+/// for each that has expired or expires within 30 days; `None` without the key.
+pub(super) fn ca_file_summary(ldap: &Ldap, now: i64) -> Option<(Vec<String>, Vec<String>)> {
+    let (path, certs) = (ldap.ca_file.as_ref()?, ldap.tls.ca_certs.as_ref()?);
+    let count = match certs.len() {
+        1 => "1 certificate".to_owned(),
+        n => format!("{n} certificates"),
+    };
+    let mut lines = vec![format!("ldap.ca_file ({}) holds {count}:", path.display())];
+    let mut warnings = Vec::new();
+    for described in certs.iter().filter_map(|cert| Described::from_der(cert)) {
+        let days = described.days_left(now);
+        let left = match days {
+            ..0 => format!("expired {} days ago", -days),
+            0 => "expires today".to_owned(),
+            1 => "expires in 1 day".to_owned(),
+            days => format!("expires in {days} days"),
+        };
+        lines.push(format!("  {described} ({left})"));
+        if days < 30 {
+            warnings
+                .push(format!("ldap.ca_file: the certificate with subject \"{}\" {left}", described.subject));
+        }
+    }
+    Some((lines, warnings))
+}
+
 /// What an operator should hear about at every start: settings that are
 /// allowed but weaken security.
 pub(super) fn warnings(http: &Http, ldap: &Ldap) -> Vec<String> {
