@@ -9,6 +9,7 @@
 //!   outcomes to responses.
 //! - [`protocol`]: the mod_auth_http methods and their outcomes.
 //! - [`service`]: one call turned into directory operations for its host.
+//! - [`checks`]: `test-login`, for an administrator at the command line.
 //! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
 //! - [`logins`]: throttling and remembered passwords, so that failed logins
 //!   do not lock accounts.
@@ -18,10 +19,12 @@
 //! - [`certificates`]: certificates described in words, for logs and checks.
 //! - [`systemd`]: socket activation and readiness notifications.
 //! - [`logging`]: plain, journald or JSON log lines.
+//! - [`steps`]: what a call did at the directory, step by step, for `test-login`.
 //! - [`workers`]: the threads that serve requests, by default one per core.
 
 pub mod cache;
 pub mod certificates;
+pub mod checks;
 pub mod config;
 pub mod directory;
 pub mod http;
@@ -30,6 +33,7 @@ pub mod logins;
 pub mod metrics;
 pub mod protocol;
 pub mod service;
+pub mod steps;
 pub mod systemd;
 pub mod template;
 pub mod workers;

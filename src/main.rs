@@ -1,10 +1,12 @@
 //! The `auth-http-ldap` command: read the configuration, start logging,
 //! serve until SIGTERM or SIGINT, and turn the outcome into an exit code.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use auth_http_ldap::checks::login;
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
@@ -30,10 +32,23 @@ struct Cli {
 enum Command {
     /// Check the configuration and print it as it will be used, secrets hidden.
     CheckConfig,
+    /// Log USER in as Prosody's check_password would, printing every step.
+    /// The password is read from standard input (a prompt on a terminal).
+    /// Exits 0 for true, 1 for false, 2 when the directory could not answer.
+    TestLogin {
+        /// The user name, as Prosody sends it.
+        user: String,
+        /// The XMPP domain (Prosody's VirtualHost); needed with [hosts] tables.
+        #[arg(long, value_name = "DOMAIN")]
+        server: Option<String>,
+    },
 }
 
 /// The configuration cannot be used (as sysexits' EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
+
+/// The command line cannot be used (as sysexits' EX_USAGE).
+const EXIT_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +61,9 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig) => check_config(&cli.config, &settings),
+        Some(Command::TestLogin { user, server }) => {
+            test_login(&cli.config, settings, &user, server.as_deref())
+        }
         None => run(cli.config, settings),
     }
 }
@@ -81,6 +99,44 @@ fn check_config(path: &Path, settings: &Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn test_login(path: &Path, settings: Settings, user: &str, server: Option<&str>) -> ExitCode {
+    let password = match read_password(user) {
+        Ok(password) => password,
+        Err(e) => {
+            eprintln!("auth-http-ldap: cannot read the password from standard input: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("auth-http-ldap: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("configuration: {}", path.display());
+    match runtime.block_on(login::test_login(settings, user, server, password)) {
+        Ok(answer) => ExitCode::from(answer.exit_code()),
+        Err(e) => {
+            eprintln!("auth-http-ldap: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The password: one line of standard input, or typed at a prompt that
+/// does not echo it when standard input is a terminal. Never an argument,
+/// where other users of the machine could read it.
+fn read_password(user: &str) -> std::io::Result<String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(format!("Password for {user}: "));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
 }
 
 fn run(path: PathBuf, settings: Settings) -> ExitCode {

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use crate::step;
+
 use crate::cache::{Cached, UserExistsCache};
 use crate::config::{HostSettings, Operations, PasswordChange, RegisterPassword, Settings};
 use crate::directory::{
@@ -117,8 +119,10 @@ impl Service {
                 Early::RecentlySucceeded => (Outcome::Yes, "recently-accepted"),
             };
             self.metrics.login_answered_early(label);
+            step!("login guard: answered without asking the directory ({label})");
             return Ok(outcome);
         }
+        step!("login guard: nothing against this login; asking the directory");
         // Directory errors return here, and count for nothing.
         let (outcome, answer) = self.verify_password(host, call, password).await?;
         self.logins.record(&attempt, answer);
@@ -140,7 +144,7 @@ impl Service {
             Some(template) => template.render(&call.user, &call.server),
             None => match self.find(host, call).await? {
                 Lookup::Found(dn) => dn,
-                Lookup::NotFound => return refused(Reason::UnknownUser),
+                Lookup::NotFound => return refused(self.not_found(host, call).await),
                 Lookup::Ambiguous => return refused(self.ambiguous(call)),
             },
         };
@@ -314,6 +318,23 @@ impl Service {
         }
         let filter = users.filter.render(&call.user, &call.server);
         self.directory.find(&users.base_dn, users.scope, &filter).await
+    }
+
+    /// Why no entry matched a login: an unknown user, or, where the preset's
+    /// filter leaves disabled accounts out, a disabled account, which the
+    /// administrator can see in the directory and must not be told is
+    /// missing. Prosody hears `false` either way.
+    async fn not_found(&self, host: &HostSettings, call: &Call) -> Reason {
+        let Some((filter, reason)) = self.settings.ldap.directory.disabled_accounts() else {
+            return Reason::UnknownUser;
+        };
+        let filter = filter.render(&call.user, &call.server);
+        match self.directory.find(&host.users.base_dn, host.users.scope, &filter).await {
+            Ok(Lookup::Found(_) | Lookup::Ambiguous) => Reason::Refused(reason.to_owned()),
+            Ok(Lookup::NotFound) => Reason::UnknownUser,
+            // The login is refused all the same; only its reason is unknown.
+            Err(_) => Reason::UnknownUser,
+        }
     }
 
     fn ambiguous(&self, call: &Call) -> Reason {

@@ -6,6 +6,8 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::template::FilterTemplate;
+
 /// The kinds of directory with presets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,6 +63,36 @@ impl DirectoryKind {
                 "#
             }
         }
+    }
+
+    /// The name `ldap.directory` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DirectoryKind::Openldap => "openldap",
+            DirectoryKind::ActiveDirectory => "active-directory",
+            DirectoryKind::Ds389 => "389ds",
+            DirectoryKind::Freeipa => "freeipa",
+            DirectoryKind::Lldap => "lldap",
+        }
+    }
+
+    /// For a preset whose user filter leaves disabled accounts out: a filter
+    /// that finds the disabled account of a user name, and the reason to log
+    /// for it. A login that matched nothing is looked up with it, so that
+    /// the log says "disabled" where the administrator sees the account.
+    pub fn disabled_accounts(self) -> Option<(FilterTemplate, &'static str)> {
+        let (filter, reason) = match self {
+            DirectoryKind::ActiveDirectory => (
+                "(&(objectClass=user)(objectCategory=person)(sAMAccountName={user})(userAccountControl:1.2.840.113556.1.4.803:=2))",
+                "account disabled (userAccountControl ACCOUNTDISABLE)",
+            ),
+            DirectoryKind::Freeipa => (
+                "(&(objectClass=posixAccount)(uid={user})(nsAccountLock=TRUE))",
+                "account disabled (nsAccountLock)",
+            ),
+            _ => return None,
+        };
+        FilterTemplate::try_from(filter.to_owned()).ok().map(|filter| (filter, reason))
     }
 
     /// Whether group membership is searched through nested groups, which

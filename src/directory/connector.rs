@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 use super::error::{DirectoryError, Meaning, meaning};
 use super::tls;
 use crate::config::{self, ServiceAccount};
+use crate::step;
 
 pub(crate) struct Connector {
     servers: Vec<Server>,
@@ -63,6 +64,7 @@ impl Connector {
     pub(crate) async fn open(&self, account: Option<&ServiceAccount>) -> Result<Opened, DirectoryError> {
         let mut last_error = None;
         for server in self.candidates() {
+            step!("connecting to {} ({})", self.servers[server].url, self.why_chosen(server));
             match self.open_on(server, account).await {
                 Ok(connection) => {
                     self.mark_answering(server);
@@ -87,6 +89,15 @@ impl Connector {
         answering.into_iter().chain(passed_over).collect()
     }
 
+    /// Why `server` is the one tried now, in words.
+    fn why_chosen(&self, server: usize) -> &'static str {
+        match (server, self.is_passed_over(server)) {
+            (0, false) => "the first in ldap.url",
+            (_, false) => "those before it in ldap.url failed within ldap.skip_failed_server_for",
+            (_, true) => "it failed recently, but every server before it failed too",
+        }
+    }
+
     /// The server a new connection would go to first: a connection to any
     /// other is worth replacing, which is how service falls back to the
     /// first server once it is back.
@@ -97,6 +108,10 @@ impl Connector {
     /// Whether `server` failed recently enough to be passed over.
     pub(crate) fn is_passed_over(&self, server: usize) -> bool {
         self.failed_at(server).is_some_and(|at| at.elapsed() < self.skip_failed_for)
+    }
+
+    pub(crate) fn url(&self, server: usize) -> &str {
+        &self.servers[server].url
     }
 
     /// Each server's URL, and whether it is in use (not passed over).
@@ -117,12 +132,14 @@ impl Connector {
         match &self.tls {
             Ok(Some(tls)) => settings = settings.set_config(tls.clone()),
             Ok(None) => {}
-            Err(e) => return Err(DirectoryError::Unavailable(format!("connect to {url}: {e}"))),
+            Err(e) => return Err(DirectoryError::Unavailable(format!("could not connect to {url}: {e}"))),
         }
         // ldap3's connect timeout covers the TCP connect only; this covers
         // the TLS handshake and StartTLS too. A failed StartTLS is an error
         // here: ldap3 never falls back to plain text.
+        let started = Instant::now();
         let (conn, mut ldap) = self.connect(url, LdapConnAsync::with_settings(settings, url)).await?;
+        step!("connected to {url} in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
                 debug!(error = %e, "directory connection ended");
@@ -149,6 +166,7 @@ impl Connector {
                 .await
                 .map_err(|e| DirectoryError::from_client(SERVICE_BIND, e))?;
             service_bind_succeeded(&result, account, url)?;
+            step!("bound as the service account, {}", account.dn);
         }
         Ok(ldap)
     }
@@ -162,12 +180,15 @@ impl Connector {
     ) -> Result<C, DirectoryError> {
         match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(connection)) => Ok(connection),
-            Ok(Err(e)) => {
-                Err(DirectoryError::Unavailable(format!("connect to {url}: {}", why_not_connected(&e))))
-            }
+            Ok(Err(e)) => Err(DirectoryError::Unavailable(format!(
+                "could not connect to {url}: {}",
+                why_not_connected(&e)
+            ))),
             Err(_) => {
                 let waited = self.connect_timeout;
-                Err(DirectoryError::Unavailable(format!("connect to {url}: no answer within {waited:?}")))
+                Err(DirectoryError::Unavailable(format!(
+                    "could not connect to {url}: no answer within {waited:?}"
+                )))
             }
         }
     }

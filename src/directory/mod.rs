@@ -26,6 +26,8 @@ use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, LdapResult, Mod, SearchEntry, SearchOptions};
 use tracing::info;
 
+use crate::step;
+
 use crate::config::{self, Scope, ServiceAccount};
 use crate::metrics::{DirectoryState, Metrics};
 use crate::workers::{self, PerWorker};
@@ -125,6 +127,21 @@ impl Directory {
         };
         // Two entries are enough to know the answer is ambiguous.
         let (dns, result) = self.search("search", base, scope, filter, 2).await?;
+        step!(
+            "search under {base:?}, scope {}, filter {filter}: {} ({}){}",
+            match scope {
+                ldap3::Scope::Base => "base",
+                ldap3::Scope::OneLevel => "one",
+                ldap3::Scope::Subtree => "sub",
+            },
+            match dns.len() {
+                0 => "no entry matches".to_owned(),
+                1 => "1 entry".to_owned(),
+                n => format!("{n} entries (the search stops at 2)"),
+            },
+            error::name(result.rc),
+            dns.iter().map(|dn| format!("\n    {dn}")).collect::<String>()
+        );
         match (meaning(result.rc), <[_; 1]>::try_from(dns)) {
             (Meaning::Success, Ok([dn])) => Ok(Lookup::Found(dn)),
             (Meaning::Success, Err(dns)) if dns.is_empty() => Ok(Lookup::NotFound),
@@ -164,6 +181,19 @@ impl Directory {
         let result = result?;
         let policy = password_policy_response(&result.ctrls);
         let ad_reason = || active_directory_reason(&result.text);
+        step!(
+            "bind as {dn}: result code {} ({}){}{}{}",
+            result.rc,
+            error::name(result.rc),
+            if result.text.is_empty() { String::new() } else { format!(", \"{}\"", result.text) },
+            ad_reason().map(|reason| format!("; Active Directory: {reason}")).unwrap_or_default(),
+            match &policy {
+                Some(PolicyState::Error(why)) => format!("; password policy: {why}"),
+                Some(PolicyState::Warning(warning)) => format!("; password policy warning: {warning}"),
+                Some(PolicyState::Fine) => "; password policy: no error".to_owned(),
+                None => String::new(),
+            }
+        );
         match (meaning(result.rc), policy) {
             // OpenLDAP lets an account whose password was reset bind, but
             // for nothing except changing it: that is not a login.
@@ -316,6 +346,16 @@ impl Directory {
             format!("(|(member={member})(uniqueMember={member}))")
         };
         let (dns, result) = self.search("group search", group_dn, ldap3::Scope::Base, &filter, 0).await?;
+        step!(
+            "group check, {group_dn} {}: {}",
+            if nested { "or the groups in it" } else { "directly" },
+            match (meaning(result.rc), dns.is_empty()) {
+                (Meaning::Success, false) => "a member".to_owned(),
+                (Meaning::Success, true) => "not a member".to_owned(),
+                (Meaning::NoSuchObject, _) => "the group does not exist".to_owned(),
+                _ => format!("result code {} ({})", result.rc, error::name(result.rc)),
+            }
+        );
         match meaning(result.rc) {
             Meaning::Success => Ok(!dns.is_empty()),
             _ => Err(DirectoryError::from_result("group search", &result)),

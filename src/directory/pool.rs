@@ -27,6 +27,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use super::connector::{Connector, Opened};
 use super::error::DirectoryError;
 use crate::config::{self, ServiceAccount};
+use crate::step;
 
 pub(crate) struct Pool {
     /// Who the connections are bound as when opened; `None`: anonymous.
@@ -88,6 +89,11 @@ impl Pool {
                 && !idle.ldap.is_closed();
             if usable {
                 let Idle { ldap, server, opened, .. } = idle;
+                step!(
+                    "reusing a connection to {}, open for {:.1} s",
+                    connector.url(server),
+                    opened.elapsed().as_secs_f64()
+                );
                 return Ok(self.lend(ldap, server, opened, true, permit));
             }
         }

@@ -5,7 +5,7 @@
 mod basic_auth;
 mod handler;
 pub mod params;
-mod response;
+pub mod response;
 pub mod sockets;
 pub mod tls;
 

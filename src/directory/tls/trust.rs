@@ -26,6 +26,7 @@ use tracing::warn;
 use super::TlsSetupError;
 use super::refusal::{TrustSource, refused};
 use crate::certificates::Described;
+use crate::step;
 
 #[derive(Debug)]
 pub(super) struct Trust {
@@ -114,7 +115,8 @@ impl ServerCertVerifier for Trust {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        let checked = if self.listed.iter().any(|listed| listed.as_ref() == end_entity.as_ref()) {
+        let listed = self.listed.iter().any(|listed| listed.as_ref() == end_entity.as_ref());
+        let checked = if listed {
             self.check_listed(end_entity, server, now)
         } else {
             match self.chains.verify_server_cert(end_entity, intermediates, server, ocsp_response, now) {
@@ -126,7 +128,10 @@ impl ServerCertVerifier for Trust {
             }
         };
         match checked {
-            Ok(()) => Ok(ServerCertVerified::assertion()),
+            Ok(()) => {
+                step!("{}", trusted_because(end_entity, intermediates, server, listed, self.source, now));
+                Ok(ServerCertVerified::assertion())
+            }
             Err(error) => Err(refused(end_entity, server, &error, self.source)),
         }
     }
@@ -152,6 +157,35 @@ impl ServerCertVerifier for Trust {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
     }
+}
+
+/// What the server presented and why it is trusted, in words.
+fn trusted_because(
+    cert: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server: &ServerName<'_>,
+    listed: bool,
+    source: TrustSource,
+    now: UnixTime,
+) -> String {
+    let presented = Described::from_der(cert)
+        .map(|d| format!("{d}, {} days left", d.days_left(now.as_secs() as i64)))
+        .unwrap_or_else(|| "a certificate".to_owned());
+    let chain = match intermediates.len() {
+        0 => String::new(),
+        1 => " with 1 intermediate CA certificate".to_owned(),
+        n => format!(" with {n} intermediate CA certificates"),
+    };
+    let why = match (listed, source) {
+        (true, _) => "it is itself in ldap.ca_file",
+        (false, TrustSource::CaFile) => "it chains to a certificate in ldap.ca_file",
+        (false, TrustSource::System) => "it chains to one of the system's CA certificates",
+    };
+    format!(
+        "TLS: {} presented {presented}{chain}; trusted, as {why}, and it names {}",
+        server.to_str(),
+        server.to_str()
+    )
 }
 
 fn seconds(unix: i64) -> std::time::Duration {
