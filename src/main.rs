@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth_http_ldap::checks::login;
+use auth_http_ldap::checks::{login, online};
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
@@ -31,7 +31,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check the configuration and print it as it will be used, secrets hidden.
-    CheckConfig,
+    CheckConfig {
+        /// Then hold it against the live directory: every server, its
+        /// certificate, the service account, and each host's settings.
+        /// Exits 1 when any check fails.
+        #[arg(long)]
+        online: bool,
+    },
     /// Log USER in as Prosody's check_password would, printing every step.
     /// The password is read from standard input (a prompt on a terminal).
     /// Exits 0 for true, 1 for false, 2 when the directory could not answer.
@@ -60,7 +66,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::CheckConfig) => check_config(&cli.config, &settings),
+        Some(Command::CheckConfig { online }) => {
+            let offline = check_config(&cli.config, &settings);
+            if online && offline == ExitCode::SUCCESS { check_online(&settings) } else { offline }
+        }
         Some(Command::TestLogin { user, server }) => {
             test_login(&cli.config, settings, &user, server.as_deref())
         }
@@ -80,8 +89,7 @@ fn load(path: &Path) -> Result<Settings, String> {
 }
 
 fn check_config(path: &Path, settings: &Settings) -> ExitCode {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() as i64);
-    let (ca_file, ca_warnings) = settings.ca_file_summary(now).unwrap_or_default();
+    let (ca_file, ca_warnings) = settings.ca_file_summary(unix_now()).unwrap_or_default();
     for warning in settings.warnings().into_iter().chain(ca_warnings) {
         eprintln!("auth-http-ldap: warning: {warning}");
     }
@@ -99,6 +107,33 @@ fn check_config(path: &Path, settings: &Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn check_online(settings: &Settings) -> ExitCode {
+    let runtime = match Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("auth-http-ldap: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("# Checked against the directory:");
+    let checks = runtime.block_on(online::run(settings, unix_now()));
+    for check in &checks {
+        println!("{check}");
+    }
+    let failures = checks.iter().filter(|check| check.status == online::Status::Failed).count();
+    match failures {
+        0 => ExitCode::SUCCESS,
+        n => {
+            eprintln!("auth-http-ldap: {n} of {} checks failed", checks.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() as i64)
 }
 
 fn test_login(path: &Path, settings: Settings, user: &str, server: Option<&str>) -> ExitCode {
@@ -169,6 +204,16 @@ fn run(path: PathBuf, settings: Settings) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // The directory may come up later: failures are warnings, and the
+        // service starts all the same.
+        let checked = settings.clone();
+        tokio::spawn(async move {
+            for check in online::run(&checked, unix_now()).await {
+                if check.status != online::Status::Passed {
+                    warn!("directory check: {check}");
+                }
+            }
+        });
         let (reload, reloads) = mpsc::channel(1);
         tokio::spawn(reload_on_hangup(path, hangups, reload));
         systemd::notify_ready();

@@ -66,9 +66,24 @@ impl Service {
         self.metrics.render()
     }
 
-    /// Whether the directory answers, for `/ready`; the cause when it does not.
+    /// Whether a login could succeed, for `/ready`: every host's
+    /// `users.base_dn` can be read; the cause when it cannot.
     pub async fn ready(&self) -> Result<(), String> {
-        self.directory.answers().await.map_err(|e| e.to_string())
+        let mut bases: Vec<&str> =
+            self.settings.hosts.iter().map(|(_, host)| host.users.base_dn.as_str()).collect();
+        bases.dedup();
+        for base in bases {
+            match self.directory.exists(base).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(format!(
+                        "users.base_dn {base} does not exist, or the service account cannot read it"
+                    ));
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        Ok(())
     }
 
     pub async fn call(&self, call: &Call) -> Outcome {

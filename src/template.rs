@@ -146,6 +146,18 @@ impl FilterTemplate {
     pub fn render(&self, user: &str, server: &str) -> String {
         self.0.render(user, server, |v| ldap3::ldap_escape(v))
     }
+
+    /// The filter for any user of `server` (of any server when `None`):
+    /// the placeholders become the wildcard, unescaped, to find whether the
+    /// filter matches anyone at all. A given server is escaped as ever.
+    pub fn render_any_user(&self, server: Option<&str>) -> String {
+        let any = "*";
+        let server = server.unwrap_or(any);
+        // Only the wildcard itself, not a server that happens to be "*".
+        self.0.render(any, server, |v| {
+            if std::ptr::eq(v, any) { Cow::Borrowed(v) } else { ldap3::ldap_escape(v) }
+        })
+    }
 }
 
 impl DnTemplate {
@@ -171,6 +183,14 @@ mod tests {
 
     fn filter(s: &str) -> Result<FilterTemplate, String> {
         FilterTemplate::try_from(s.to_owned())
+    }
+
+    #[test]
+    fn any_user_is_the_wildcard_and_the_server_stays_escaped() {
+        let template = filter("(&(uid={user})(o={server}))").unwrap();
+        assert_eq!(template.render_any_user(None), "(&(uid=*)(o=*))");
+        assert_eq!(template.render_any_user(Some("*")), "(&(uid=*)(o=\\2a))");
+        assert_eq!(template.render("*", "x"), "(&(uid=\\2a)(o=x))");
     }
 
     #[test]

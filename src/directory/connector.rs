@@ -89,6 +89,21 @@ impl Connector {
         answering.into_iter().chain(passed_over).collect()
     }
 
+    /// A new connection to `server` alone, bound as `account` when given,
+    /// with no failover and no mark left on the server's health: for
+    /// checking each server in turn.
+    pub(crate) async fn open_only(
+        &self,
+        server: usize,
+        account: Option<&ServiceAccount>,
+    ) -> Result<Ldap, DirectoryError> {
+        self.open_on(server, account).await
+    }
+
+    pub(crate) fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+
     /// Why `server` is the one tried now, in words.
     fn why_chosen(&self, server: usize) -> &'static str {
         match (server, self.is_passed_over(server)) {

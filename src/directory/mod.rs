@@ -28,6 +28,7 @@ use tracing::info;
 
 use crate::step;
 
+use crate::certificates::Described;
 use crate::config::{self, Scope, ServiceAccount};
 use crate::metrics::{DirectoryState, Metrics};
 use crate::workers::{self, PerWorker};
@@ -81,8 +82,23 @@ pub fn password_value(attribute: &str, password: &str) -> Vec<u8> {
     }
 }
 
+/// One server, checked on a connection of its own.
+#[derive(Debug)]
+pub struct ServerProbe {
+    pub url: String,
+    pub outcome: Result<Probed, DirectoryError>,
+}
+
+#[derive(Debug)]
+pub struct Probed {
+    pub connected_in: std::time::Duration,
+    /// The certificate the server presented, over TLS.
+    pub certificate: Option<Described>,
+}
+
 pub struct Directory {
     connector: Connector,
+    service_account: Option<ServiceAccount>,
     /// The service account's connections, for searches and writes, a share
     /// for each worker: a connection's driver runs on the runtime that
     /// opened it, which is quickest for that runtime's own tasks.
@@ -103,6 +119,7 @@ impl Directory {
         };
         Directory {
             connector: Connector::new(settings),
+            service_account: settings.service_account.clone(),
             service: pools(settings.pool_size, &settings.service_account),
             binds: pools(settings.bind_pool_size, &None),
             metrics,
@@ -150,11 +167,30 @@ impl Directory {
         }
     }
 
-    /// Whether the directory answers: a read of the root DSE, as the service
-    /// account, on the service account's connections (and so through failover).
-    pub async fn answers(&self) -> Result<(), DirectoryError> {
-        let (_, result) = self.search("root DSE read", "", ldap3::Scope::Base, EVERYTHING, 0).await?;
-        succeeded("root DSE read", &result)
+    /// Each server in turn, on a new connection bound as the service
+    /// account (anonymous without one): how long the connection took, and
+    /// the certificate the server presented, or why it failed.
+    pub async fn probe_servers(&self) -> Vec<ServerProbe> {
+        let mut probes = Vec::new();
+        for server in 0..self.connector.server_count() {
+            let started = Instant::now();
+            let opened = self.connector.open_only(server, self.service_account.as_ref()).await;
+            let outcome = match opened {
+                Ok(mut ldap) => {
+                    let connected_in = started.elapsed();
+                    // Only a TLS connection has one; a failure to fetch it is not the server's.
+                    let certificate = ldap.get_peer_certificate().await.ok().flatten();
+                    let _ = ldap.unbind().await;
+                    Ok(Probed {
+                        connected_in,
+                        certificate: certificate.as_deref().and_then(Described::from_der),
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            probes.push(ServerProbe { url: self.connector.url(server).to_owned(), outcome });
+        }
+        probes
     }
 
     /// Whether an entry exists at `dn`, as the service account.
