@@ -22,8 +22,8 @@ pub(super) fn resolve_secrets(
 ) {
     let credentials =
         read_secret(figment, "http.credentials", &http.credentials, &http.credentials_file, problems);
-    if let Some((key, credentials)) = credentials {
-        match ApiCredentials::parse(&credentials) {
+    if let SecretRead::Read { key, secret } = credentials {
+        match ApiCredentials::parse(&secret) {
             Some(parsed) => http.api_credentials = Some(parsed),
             None => problems.push(problem(
                 figment,
@@ -43,17 +43,19 @@ pub(super) fn resolve_secrets(
                 "must not be empty; leave it out for anonymous search",
             ));
         }
-        (Some(dn), Some((_, password))) => {
-            ldap.service_account = Some(ServiceAccount { dn: dn.clone(), password });
+        (Some(dn), SecretRead::Read { secret, .. }) => {
+            ldap.service_account = Some(ServiceAccount { dn: dn.clone(), password: secret });
         }
+        // The password's own key has said what is wrong with it.
+        (Some(_), SecretRead::Unusable { .. }) => {}
         // A DN without a password is an unauthenticated bind (RFC 4513 5.1.2),
         // which some servers accept as anonymous: refuse the mistake here.
-        (Some(_), None) => problems.push(problem(
+        (Some(_), SecretRead::NotSet) => problems.push(problem(
             figment,
             "ldap.bind_password",
             "required when ldap.bind_dn is set (or set ldap.bind_password_file)",
         )),
-        (None, Some((key, _))) => {
+        (None, SecretRead::Read { key, .. } | SecretRead::Unusable { key }) => {
             let from = origin(figment, &key).map(|o| format!(", from {o}")).unwrap_or_default();
             problems.push(problem(
                 figment,
@@ -63,48 +65,52 @@ pub(super) fn resolve_secrets(
                 ),
             ));
         }
-        (None, None) => {}
+        (None, SecretRead::NotSet) => {}
     }
 }
 
-/// A secret and the key it came from, read from its file when that key is
-/// set. Both keys, an empty value or an unreadable file are problems.
+/// A secret as its two keys give it.
+enum SecretRead {
+    /// Neither key is set.
+    NotSet,
+    /// A key is set, and a problem with it has been recorded.
+    Unusable { key: String },
+    /// The secret, and the key it came from.
+    Read { key: String, secret: Secret },
+}
+
+/// A secret, read from its file when that key is set. Both keys, an empty
+/// value or an unreadable file are problems, recorded here once.
 fn read_secret(
     figment: &Figment,
     key: &str,
     inline: &Option<Secret>,
     file: &Option<PathBuf>,
     problems: &mut Vec<Problem>,
-) -> Option<(String, Secret)> {
+) -> SecretRead {
     let file_key = format!("{key}_file");
+    let mut unusable = |key: &str, message: &str| {
+        problems.push(problem(figment, key, message));
+        SecretRead::Unusable { key: key.to_owned() }
+    };
     match (inline, file) {
-        (Some(_), Some(_)) => {
-            problems.push(problem(figment, key, &format!("set either {key} or {file_key}, not both")));
-            None
-        }
-        (Some(secret), None) if secret.expose().is_empty() => {
-            problems.push(problem(figment, key, "must not be empty"));
-            None
-        }
-        (Some(secret), None) => Some((key.to_owned(), secret.clone())),
+        (Some(_), Some(_)) => unusable(key, &format!("set either {key} or {file_key}, not both")),
+        (Some(secret), None) if secret.expose().is_empty() => unusable(key, "must not be empty"),
+        (Some(secret), None) => SecretRead::Read { key: key.to_owned(), secret: secret.clone() },
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(text) => {
                 // Files written by `echo` end in a newline that is not part of the secret.
                 let value = text.strip_suffix('\n').unwrap_or(&text);
                 let value = value.strip_suffix('\r').unwrap_or(value);
                 if value.is_empty() {
-                    problems.push(problem(figment, &file_key, &format!("{} is empty", path.display())));
-                    None
+                    unusable(&file_key, &format!("{} is empty", path.display()))
                 } else {
-                    Some((file_key, Secret::new(value)))
+                    SecretRead::Read { key: file_key, secret: Secret::new(value) }
                 }
             }
-            Err(e) => {
-                problems.push(problem(figment, &file_key, &format!("cannot read {}: {e}", path.display())));
-                None
-            }
+            Err(e) => unusable(&file_key, &format!("cannot read {}: {e}", path.display())),
         },
-        (None, None) => None,
+        (None, None) => SecretRead::NotSet,
     }
 }
 
@@ -242,5 +248,44 @@ pub(super) fn check_log_level(figment: &Figment, level: &str, problems: &mut Vec
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
         problems.push(problem(figment, "log.level", &format!("not a valid log filter: {e}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+
+    const MINIMAL: &str = "[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n";
+
+    fn error(toml: &str) -> String {
+        match load_str(toml) {
+            Ok(_) => panic!("accepted:\n{toml}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_password_file_is_one_error() {
+        let e = error(&format!(
+            "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"/nonexistent/pw\"\n"
+        ));
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.starts_with("ldap.bind_password_file") && e.contains("cannot read /nonexistent/pw"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("pw");
+        std::fs::write(&empty, "\n").unwrap();
+        let e = error(&format!(
+            "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"{}\"\n",
+            empty.display()
+        ));
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn a_password_without_a_bind_dn_is_named_even_when_its_file_is_unreadable() {
+        let e = error(&format!("{MINIMAL}[ldap]\nbind_password_file = \"/nonexistent/pw\"\n"));
+        assert!(e.contains("ldap.bind_password_file") && e.contains("cannot read"), "{e}");
+        assert!(e.contains("ldap.bind_dn") && e.contains("required"), "{e}");
     }
 }
