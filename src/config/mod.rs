@@ -5,6 +5,7 @@
 //! else receives a finished [`Settings`] whose values have been checked.
 
 mod check;
+mod dn;
 mod error;
 mod listen;
 mod load;
