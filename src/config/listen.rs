@@ -91,6 +91,17 @@ fn listen_addresses(text: &str) -> Result<Vec<SocketAddr>, String> {
             return Err(format!("`{text}` has no port; expected an address and port such as {text}:5281"));
         }
         Ok(IpAddr::V6(_)) => {
+            // `::1:5281` is an address, but more likely ::1 and a port.
+            if let Some((address, port)) = text.rsplit_once(':')
+                && port.len() >= 2
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && address.parse::<std::net::Ipv6Addr>().is_ok()
+            {
+                return Err(format!(
+                    "`{text}` is read as one IPv6 address with no port; an IPv6 address is written in \
+                     brackets before its port, as in [{address}]:{port}"
+                ));
+            }
             return Err(format!(
                 "`{text}` has no port; an IPv6 address is written in brackets before its port, as in [{text}]:5281"
             ));
@@ -204,6 +215,10 @@ mod tests {
             ("127.0.0.1", "`127.0.0.1` has no port; expected an address and port such as 127.0.0.1:5281"),
             ("::1", "written in brackets before its port, as in [::1]:5281"),
             ("fe80::1:x:5281", "written in brackets"),
+            (
+                "::1:5281",
+                "`::1:5281` is read as one IPv6 address with no port; an IPv6 address is written in brackets before its port, as in [::1]:5281",
+            ),
             ("5281", "`5281` has no address"),
             (":5281", "`:5281` has no address"),
             ("", "is empty"),
