@@ -1,16 +1,19 @@
 //! The rules that types alone cannot state: secrets read from their files,
-//! keys that need each other, timeouts that could never take effect, and a
-//! log filter that means what it says.
+//! DNs well formed, keys that need each other, timeouts that could never
+//! take effect, and a log filter that means what it says.
 
 use std::path::PathBuf;
 
 use figment::Figment;
+use figment::value::{Dict, Value};
 
+use super::dn::{DnError, check_dn};
 use super::error::{Problem, origin, problem};
 use super::{
     ApiCredentials, DirectoryKind, HostSettings, Hosts, Http, Ldap, Logins, PasswordChange, RegisterPassword,
     Secret, ServiceAccount,
 };
+use crate::template::DnTemplate;
 
 /// Reads each secret from its `*_file` key when given, and resolves the API
 /// credentials and the service account from whichever key holds them.
@@ -22,8 +25,8 @@ pub(super) fn resolve_secrets(
 ) {
     let credentials =
         read_secret(figment, "http.credentials", &http.credentials, &http.credentials_file, problems);
-    if let Some((key, credentials)) = credentials {
-        match ApiCredentials::parse(&credentials) {
+    if let SecretRead::Read { key, secret } = credentials {
+        match ApiCredentials::parse(&secret) {
             Some(parsed) => http.api_credentials = Some(parsed),
             None => problems.push(problem(
                 figment,
@@ -35,6 +38,12 @@ pub(super) fn resolve_secrets(
 
     let password =
         read_secret(figment, "ldap.bind_password", &ldap.bind_password, &ldap.bind_password_file, problems);
+    if let Some(dn) = ldap.bind_dn.as_deref().filter(|dn| !dn.is_empty())
+        && let Err(e) = check_dn(dn)
+    {
+        let example = "cn=auth-http-ldap,ou=services,dc=example,dc=com";
+        problems.push(problem(figment, "ldap.bind_dn", &dn_message(dn, &e, example)));
+    }
     match (&ldap.bind_dn, password) {
         (Some(dn), _) if dn.is_empty() => {
             problems.push(problem(
@@ -43,17 +52,19 @@ pub(super) fn resolve_secrets(
                 "must not be empty; leave it out for anonymous search",
             ));
         }
-        (Some(dn), Some((_, password))) => {
-            ldap.service_account = Some(ServiceAccount { dn: dn.clone(), password });
+        (Some(dn), SecretRead::Read { secret, .. }) => {
+            ldap.service_account = Some(ServiceAccount { dn: dn.clone(), password: secret });
         }
+        // The password's own key has said what is wrong with it.
+        (Some(_), SecretRead::Unusable { .. }) => {}
         // A DN without a password is an unauthenticated bind (RFC 4513 5.1.2),
         // which some servers accept as anonymous: refuse the mistake here.
-        (Some(_), None) => problems.push(problem(
+        (Some(_), SecretRead::NotSet) => problems.push(problem(
             figment,
             "ldap.bind_password",
             "required when ldap.bind_dn is set (or set ldap.bind_password_file)",
         )),
-        (None, Some((key, _))) => {
+        (None, SecretRead::Read { key, .. } | SecretRead::Unusable { key }) => {
             let from = origin(figment, &key).map(|o| format!(", from {o}")).unwrap_or_default();
             problems.push(problem(
                 figment,
@@ -63,48 +74,106 @@ pub(super) fn resolve_secrets(
                 ),
             ));
         }
-        (None, None) => {}
+        (None, SecretRead::NotSet) => {}
     }
 }
 
-/// A secret and the key it came from, read from its file when that key is
-/// set. Both keys, an empty value or an unreadable file are problems.
+/// A secret as its two keys give it.
+enum SecretRead {
+    /// Neither key is set.
+    NotSet,
+    /// A key is set, and a problem with it has been recorded.
+    Unusable { key: String },
+    /// The secret, and the key it came from.
+    Read { key: String, secret: Secret },
+}
+
+/// A secret, read from its file when that key is set. Both keys, an empty
+/// value or an unreadable file are problems, recorded here once.
 fn read_secret(
     figment: &Figment,
     key: &str,
     inline: &Option<Secret>,
     file: &Option<PathBuf>,
     problems: &mut Vec<Problem>,
-) -> Option<(String, Secret)> {
+) -> SecretRead {
     let file_key = format!("{key}_file");
+    let mut unusable = |key: &str, message: &str| {
+        problems.push(problem(figment, key, message));
+        SecretRead::Unusable { key: key.to_owned() }
+    };
     match (inline, file) {
-        (Some(_), Some(_)) => {
-            problems.push(problem(figment, key, &format!("set either {key} or {file_key}, not both")));
-            None
-        }
-        (Some(secret), None) if secret.expose().is_empty() => {
-            problems.push(problem(figment, key, "must not be empty"));
-            None
-        }
-        (Some(secret), None) => Some((key.to_owned(), secret.clone())),
+        (Some(_), Some(_)) => unusable(key, &format!("set either {key} or {file_key}, not both")),
+        (Some(secret), None) if secret.expose().is_empty() => unusable(key, "must not be empty"),
+        (Some(secret), None) => SecretRead::Read { key: key.to_owned(), secret: secret.clone() },
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(text) => {
                 // Files written by `echo` end in a newline that is not part of the secret.
                 let value = text.strip_suffix('\n').unwrap_or(&text);
                 let value = value.strip_suffix('\r').unwrap_or(value);
                 if value.is_empty() {
-                    problems.push(problem(figment, &file_key, &format!("{} is empty", path.display())));
-                    None
+                    unusable(&file_key, &format!("{} is empty", path.display()))
                 } else {
-                    Some((file_key, Secret::new(value)))
+                    SecretRead::Read { key: file_key, secret: Secret::new(value) }
                 }
             }
-            Err(e) => {
-                problems.push(problem(figment, &file_key, &format!("cannot read {}: {e}", path.display())));
-                None
-            }
+            Err(e) => unusable(&file_key, &format!("cannot read {}: {e}", path.display())),
         },
-        (None, None) => None,
+        (None, None) => SecretRead::NotSet,
+    }
+}
+
+/// The DNs in a host's `users` and `register` tables, each checked where
+/// it is written (the file's top-level tables, or one `[hosts]` table), so
+/// that a malformed DN is named once, under its own key.
+pub(super) fn check_dns(
+    figment: &Figment,
+    key: impl Fn(&str) -> String,
+    users: &Dict,
+    register: &Dict,
+    problems: &mut Vec<Problem>,
+) {
+    let people = "ou=people,dc=example,dc=com";
+    let template = "uid={user},ou=people,dc=example,dc=com";
+    let keys = [
+        ("users.base_dn", users.get("base_dn"), people, false),
+        (
+            "users.require_group",
+            users.get("require_group"),
+            "cn=xmpp-users,ou=groups,dc=example,dc=com",
+            false,
+        ),
+        ("users.bind_dn_template", users.get("bind_dn_template"), template, true),
+        ("register.dn", register.get("dn"), template, true),
+    ];
+    for (name, value, example, is_template) in keys {
+        // A value that is not text is refused, in its own words, when it is read.
+        let Some(text) = value.and_then(Value::as_str) else { continue };
+        let dn = if is_template {
+            // A template's own mistakes (a missing {user}) are named when it
+            // is read. A user name is escaped before it is put in, so every
+            // name makes the same DN syntax; the placeholders themselves
+            // stand in, as plain text, so that a message quotes the template
+            // as it is written.
+            match DnTemplate::try_from(text.to_owned()) {
+                Ok(template) => template.render("{user}", "{server}"),
+                Err(_) => continue,
+            }
+        } else {
+            text.to_owned()
+        };
+        if let Err(e) = check_dn(&dn) {
+            problems.push(problem(figment, &key(name), &dn_message(&dn, &e, example)));
+        }
+    }
+}
+
+/// "`ou=people,,dc=example` has an empty part between two commas; expected
+/// a DN such as ou=people,dc=example,dc=com".
+fn dn_message(dn: &str, error: &DnError, example: &str) -> String {
+    match error {
+        DnError::Empty => format!("is empty; expected a DN such as {example}"),
+        error => format!("`{dn}` {error}; expected a DN such as {example}"),
     }
 }
 
@@ -242,5 +311,104 @@ pub(super) fn check_log_level(figment: &Figment, level: &str, problems: &mut Vec
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
         problems.push(problem(figment, "log.level", &format!("not a valid log filter: {e}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+
+    const MINIMAL: &str = "[users]\nbase_dn = \"ou=people,dc=example,dc=com\"\n";
+
+    fn error(toml: &str) -> String {
+        match load_str(toml) {
+            Ok(_) => panic!("accepted:\n{toml}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_password_file_is_one_error() {
+        let e = error(&format!(
+            "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"/nonexistent/pw\"\n"
+        ));
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.starts_with("ldap.bind_password_file") && e.contains("cannot read /nonexistent/pw"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("pw");
+        std::fs::write(&empty, "\n").unwrap();
+        let e = error(&format!(
+            "{MINIMAL}[ldap]\nbind_dn = \"cn=svc\"\nbind_password_file = \"{}\"\n",
+            empty.display()
+        ));
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn a_password_without_a_bind_dn_is_named_even_when_its_file_is_unreadable() {
+        let e = error(&format!("{MINIMAL}[ldap]\nbind_password_file = \"/nonexistent/pw\"\n"));
+        assert!(e.contains("ldap.bind_password_file") && e.contains("cannot read"), "{e}");
+        assert!(e.contains("ldap.bind_dn") && e.contains("required"), "{e}");
+    }
+
+    #[test]
+    fn malformed_dns_are_named_by_key_when_the_file_is_read() {
+        let e = error("[users]\nbase_dn = \"ou=people,,dc=example\"\n");
+        assert_eq!(
+            e,
+            "users.base_dn (from TOML source string): `ou=people,,dc=example` has an empty part between two \
+             commas; expected a DN such as ou=people,dc=example,dc=com"
+        );
+        let e =
+            error(&format!("{MINIMAL}[ldap]\nbind_dn = \"CN=Smith, John,DC=corp\"\nbind_password = \"x\"\n"));
+        assert!(e.starts_with("ldap.bind_dn") && e.contains(r"written `\,`"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        let e = error(&format!("{MINIMAL}require_group = \"cn=xmpp;users\"\n"));
+        assert!(e.starts_with("users.require_group") && e.contains("unescaped `;`"), "{e}");
+        let e = error(&format!("{MINIMAL}require_group = \"\"\n"));
+        assert!(e.starts_with("users.require_group") && e.contains("is empty; expected a DN such as"), "{e}");
+        let e = error("[users]\nbase_dn = \"\"\n");
+        assert!(e.starts_with("users.base_dn") && e.contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn dn_templates_are_checked_as_written() {
+        let e = error(&format!("{MINIMAL}bind_dn_template = \"uid={{user}},,dc=example\"\n"));
+        assert!(
+            e.starts_with("users.bind_dn_template")
+                && e.contains("`uid={user},,dc=example` has an empty part"),
+            "{e}"
+        );
+        let e = error(&format!("{MINIMAL}bind_dn_template = \"{{user}},dc=example\"\n"));
+        assert!(e.contains("a part without `=` (`{user}`)"), "{e}");
+        let e = error(&format!(
+            "{MINIMAL}[operations]\nregister = true\n[register]\ndn = \"uid={{user}},ou=p\\\\q\"\n"
+        ));
+        assert!(e.starts_with("register.dn") && e.contains(r"invalid escape `\q`"), "{e}");
+        // A template without {user} is named once, for that.
+        let e = error(&format!("{MINIMAL}bind_dn_template = \"ou=,dc=x\"\n"));
+        assert!(e.contains("{user}") && e.lines().count() == 1, "{e}");
+        let fine = format!(
+            "{MINIMAL}bind_dn_template = \"CN={{user}},CN=Users,DC=example,DC=com\"\n\
+             [register]\ndn = \"uid={{user}}+ou={{server}},ou=people,dc=example,dc=com\"\n"
+        );
+        load_str(&fine).unwrap();
+    }
+
+    #[test]
+    fn a_dn_in_a_host_table_is_named_once_where_it_is_written() {
+        let toml = "[users]\nbase_dn = \"ou=people,,dc=example\"\n[hosts.\"a.com\"]\n[hosts.\"b.com\"]\n";
+        let e = error(toml);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.starts_with("users.base_dn"), "{e}");
+        let toml = format!(
+            "{MINIMAL}[hosts.\"a.com\"]\nusers = {{ require_group = \"cn=g,,dc=x\" }}\n[hosts.\"b.com\"]\n"
+        );
+        let e = error(&toml);
+        assert!(e.starts_with("hosts.a.com.users.require_group") && e.lines().count() == 1, "{e}");
+        let toml = format!("{MINIMAL}[hosts.\"a.com\"]\nregister = {{ dn = \"uid={{user}},\" }}\n");
+        let e = error(&toml);
+        assert!(e.starts_with("hosts.a.com.register.dn") && e.contains("ends with a comma"), "{e}");
     }
 }

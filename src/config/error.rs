@@ -81,6 +81,11 @@ pub(super) fn from_figment(
         .map(|e| {
             let mut key: Vec<String> =
                 prefix.iter().map(|s| s.to_string()).chain(e.path.iter().cloned()).collect();
+            // A list's item is counted from 0 and reads like a key
+            // (`ldap.url.1`); the message quotes the item instead.
+            while key.len() > 1 && key.last().is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit())) {
+                key.pop();
+            }
             // figment reports a missing field at its parent's path.
             if let Kind::MissingField(field) = &e.kind {
                 key.push(field.to_string());

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::check::{
-    check_host, check_limits, check_log_level, check_logins, check_password_transport, resolve_secrets,
+    check_dns, check_host, check_limits, check_log_level, check_logins, check_password_transport,
+    resolve_secrets,
 };
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
 use super::presets::preset_figment;
@@ -109,6 +110,14 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
         }
         Some(Hosts::Named { hosts: named })
     };
+
+    // After the hosts' settings, whose early return is for the top-level
+    // tables' own problems alone.
+    check_dns(figment, str::to_owned, &file.users, &file.register, &mut problems);
+    for (name, host) in &file.hosts {
+        let key = |key: &str| format!("hosts.{name}.{key}");
+        check_dns(figment, key, &host.users, &host.register, &mut problems);
+    }
 
     let (mut http, mut ldap) = (file.http, file.ldap);
     resolve_secrets(figment, &mut http, &mut ldap, &mut problems);
@@ -391,8 +400,8 @@ mod example_tests {
     #[test]
     fn the_example_mentions_every_key() {
         let example = include_str!("../../config/auth-http-ldap.toml");
-        let full = "[http]\ncredentials = \"a:b\"\n[ldap]\nbind_dn = \"x\"\nbind_password = \"y\"\n\
-                    [users]\nbase_dn = \"x\"\nbind_dn_template = \"uid={user}\"\n[register]\ndn = \"uid={user}\"\n";
+        let full = "[http]\ncredentials = \"a:b\"\n[ldap]\nbind_dn = \"cn=x\"\nbind_password = \"y\"\n\
+                    [users]\nbase_dn = \"ou=x\"\nbind_dn_template = \"uid={user}\"\n[register]\ndn = \"uid={user}\"\n";
         let table: toml::Table = toml::to_string(&load_str(full).unwrap()).unwrap().parse().unwrap();
         let mut keys = Vec::new();
         for (section, values) in &table {

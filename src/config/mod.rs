@@ -5,7 +5,9 @@
 //! else receives a finished [`Settings`] whose values have been checked.
 
 mod check;
+mod dn;
 mod error;
+mod listen;
 mod load;
 mod one_or_many;
 mod presets;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::template::{DnTemplate, FilterTemplate, ValueTemplate};
 
 pub use error::ConfigError;
+pub use listen::Addresses;
 pub use load::{DEFAULT_PATH, load, load_str};
 pub use presets::DirectoryKind;
 pub use secret::{ApiCredentials, Secret, ServiceAccount};
@@ -97,13 +100,15 @@ pub struct HostSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
-    /// Address to listen on, or a list of them. Default `127.0.0.1:5281`.
+    /// Address to listen on, or a list of them; a host name stands for every
+    /// address it resolves to. Default `127.0.0.1:5281`.
     pub listen: Addresses,
     /// `user:password`, as in Prosody's `http_auth_credentials`. Default: none
     /// (no `Authorization` required).
     pub credentials: Option<Secret>,
     /// A separate address for `/health`, `/ready` and `/metrics`, served there without
     /// credentials. Default: none (they are served on `listen`).
+    #[serde(deserialize_with = "listen::one_address")]
     pub admin_listen: Option<SocketAddr>,
     /// A file holding `credentials`. Default: none.
     pub credentials_file: Option<PathBuf>,
@@ -188,25 +193,6 @@ pub struct Ldap {
     /// in its place in the list. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub skip_failed_server_for: Duration,
-}
-
-/// One socket address or several: `listen = "127.0.0.1:5281"` or
-/// `listen = ["127.0.0.1:5281", "[::1]:5281"]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "one_or_many::OneOrMany<SocketAddr>", into = "one_or_many::OneOrMany<SocketAddr>")]
-pub struct Addresses(pub Vec<SocketAddr>);
-
-impl TryFrom<one_or_many::OneOrMany<SocketAddr>> for Addresses {
-    type Error = String;
-    fn try_from(value: one_or_many::OneOrMany<SocketAddr>) -> Result<Self, String> {
-        value.into_non_empty("address").map(Addresses)
-    }
-}
-
-impl From<Addresses> for one_or_many::OneOrMany<SocketAddr> {
-    fn from(addresses: Addresses) -> Self {
-        addresses.0.into()
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
