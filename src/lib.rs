@@ -10,8 +10,10 @@
 //! - [`protocol`]: the mod_auth_http methods and their outcomes.
 //! - [`service`]: one call turned into directory operations for its host.
 //! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
-//! - [`logins`]: throttling and remembered passwords, so that failed logins
-//!   do not lock accounts.
+//! - [`logins`]: remembered wrong passwords and an optional budget of
+//!   failures, so that failed logins do not lock accounts; what it holds
+//!   per user, for the admin listener.
+//! - [`admin_client`]: the `logins` command, which asks the admin listener.
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
@@ -20,6 +22,7 @@
 //! - [`logging`]: plain, journald or JSON log lines.
 //! - [`workers`]: the threads that serve requests, by default one per core.
 
+pub mod admin_client;
 pub mod cache;
 pub mod certificates;
 pub mod config;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use auth_http_ldap::admin_client::{self, LoginsCommand};
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
@@ -30,6 +31,9 @@ struct Cli {
 enum Command {
     /// Check the configuration and print it as it will be used, secrets hidden.
     CheckConfig,
+    /// See or clear the login guard's state of a user on the running service (through http.admin_listen).
+    #[command(subcommand)]
+    Logins(LoginsCommand),
 }
 
 /// The configuration cannot be used (as sysexits' EX_CONFIG).
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig) => check_config(&cli.config, &settings),
+        Some(Command::Logins(command)) => admin_client::run(&settings.http, &command),
         None => run(cli.config, settings),
     }
 }
