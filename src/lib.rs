@@ -11,8 +11,10 @@
 //! - [`service`]: one call turned into directory operations for its host.
 //! - [`checks`]: `test-login`, for an administrator at the command line.
 //! - [`cache`]: recent `user_exists` answers, and the stale ones for outages.
-//! - [`logins`]: throttling and remembered passwords, so that failed logins
-//!   do not lock accounts.
+//! - [`logins`]: remembered wrong passwords and an optional budget of
+//!   failures, so that failed logins do not lock accounts; what it holds
+//!   per user, for the admin listener.
+//! - [`admin_client`]: the `logins` command, which asks the admin listener.
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`directory`]: LDAP connections and operations, and what result codes mean.
 //! - [`template`]: configured filters and DNs, and the escaping each needs.
@@ -22,6 +24,7 @@
 //! - [`steps`]: what a call did at the directory, step by step, for `test-login`.
 //! - [`workers`]: the threads that serve requests, by default one per core.
 
+pub mod admin_client;
 pub mod cache;
 pub mod certificates;
 pub mod checks;

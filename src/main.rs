@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use auth_http_ldap::admin_client::{self, LoginsCommand};
 use auth_http_ldap::checks::{login, online};
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
@@ -48,6 +49,9 @@ enum Command {
         #[arg(long, value_name = "DOMAIN")]
         server: Option<String>,
     },
+    /// See or clear the login guard's state of a user on the running service (through http.admin_listen).
+    #[command(subcommand)]
+    Logins(LoginsCommand),
 }
 
 /// The configuration cannot be used (as sysexits' EX_CONFIG).
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Some(Command::TestLogin { user, server }) => {
             test_login(&cli.config, settings, &user, server.as_deref())
         }
+        Some(Command::Logins(command)) => admin_client::run(&settings.http, &command),
         None => run(cli.config, settings),
     }
 }

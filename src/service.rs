@@ -17,7 +17,7 @@ use crate::config::{HostSettings, Operations, PasswordChange, RegisterPassword, 
 use crate::directory::{
     Added, Attribute, Deleted, Directory, DirectoryError, Lookup, Verdict, password_value,
 };
-use crate::logins::{Answer, Early, LoginGuard};
+use crate::logins::{Answer, Early, LoginGuard, UserState};
 use crate::metrics::Metrics;
 use crate::protocol::{Call, Method, Outcome, Reason};
 
@@ -34,9 +34,11 @@ pub struct Service {
 
 impl Service {
     /// A service for `settings`. On a reload, `previous` is the one it
-    /// replaces: its user_exists answers and login failures carry over when
-    /// their settings did not change, so that a reload during an outage
-    /// (to point `ldap.url` elsewhere, say) does not forget who exists.
+    /// replaces: its user_exists answers carry over when their settings did
+    /// not change, so that a reload during an outage (to point `ldap.url`
+    /// elsewhere, say) does not forget who exists; and the login guard
+    /// always goes on from what it learnt, under the new settings, so that
+    /// a reload never hands a guesser a fresh budget.
     /// `workers` is how many workers ([`crate::workers`]) it serves on.
     pub fn new(
         settings: Settings,
@@ -49,10 +51,10 @@ impl Service {
             Some(previous) if previous.settings.cache == settings.cache => previous.user_exists_cache.clone(),
             _ => Arc::new(UserExistsCache::new(&settings.cache)),
         };
-        let logins = match previous {
-            Some(previous) if previous.settings.logins == settings.logins => previous.logins.clone(),
-            _ => Arc::new(LoginGuard::new(&settings.logins)),
-        };
+        let logins = Arc::new(match previous {
+            Some(previous) => LoginGuard::carried_over(&settings.logins, &previous.logins),
+            None => LoginGuard::new(&settings.logins),
+        });
         Service { settings, directory, user_exists_cache, logins, metrics }
     }
 
@@ -84,6 +86,24 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// What the login guard holds for `user`, in `server` or in every
+    /// domain; the reason when the name could never have been a login's.
+    pub fn login_state(&self, server: Option<&str>, user: &str) -> Result<Vec<UserState>, &'static str> {
+        check_guarded_user(server, user)?;
+        Ok(self.logins.state(server, user))
+    }
+
+    /// Forgets what the login guard holds for `user`, as
+    /// [`Service::login_state`] picks it, and gives what it was.
+    pub fn clear_login_state(
+        &self,
+        server: Option<&str>,
+        user: &str,
+    ) -> Result<Vec<UserState>, &'static str> {
+        check_guarded_user(server, user)?;
+        Ok(self.logins.clear(server, user))
     }
 
     pub async fn call(&self, call: &Call) -> Outcome {
@@ -359,6 +379,17 @@ impl Service {
             "several directory entries match this user name; fix the directory or users.filter"
         );
         Reason::Ambiguous
+    }
+}
+
+/// The same checks as a login's, for the administrator's questions.
+fn check_guarded_user(server: Option<&str>, user: &str) -> Result<(), &'static str> {
+    if check_user(user).is_err() {
+        return Err("the user name is empty, too long or contains NUL");
+    }
+    match server.map(check_server) {
+        Some(Err(_)) => Err("the server is too long or contains NUL"),
+        _ => Ok(()),
     }
 }
 

@@ -77,7 +77,9 @@ fn each_failure_names_the_key_to_change_and_exits_non_zero() {
         check_online(&support::config(&slapd, "[users]\nfilter = \"(&(objectClass=device)(cn={user}))\""));
     assert_eq!(code, 1, "{out}");
     assert!(
-        lines_of_checks(&out).iter().any(|c| c.contains("finds no entry") && c.ends_with("[change users.filter]")),
+        lines_of_checks(&out)
+            .iter()
+            .any(|c| c.contains("finds no entry") && c.ends_with("[change users.filter]")),
         "{out}"
     );
 

@@ -179,9 +179,9 @@ fn dn_message(dn: &str, error: &DnError, example: &str) -> String {
 
 /// Settings of `[logins]` that would silently turn a guard off.
 pub(super) fn check_logins(figment: &Figment, logins: &Logins, problems: &mut Vec<Problem>) {
-    let counts = logins.max_failures_per_user > 0 || logins.max_failures_per_address > 0;
-    if counts && logins.failure_window.is_zero() {
-        let message = "must be longer than zero while max_failures_per_user or max_failures_per_address is set: no failure would count";
+    // Failures are counted even without a budget, for the administrator to see.
+    if logins.failure_window.is_zero() {
+        let message = "must be longer than zero: it is how long failed logins are counted, e.g. \"15m\"";
         problems.push(problem(figment, "logins.failure_window", message));
     }
     if logins.max_entries == 0 {

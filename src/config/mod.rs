@@ -305,20 +305,22 @@ impl Default for Cache {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Logins {
-    /// A user with this many failed logins within `failure_window` is
-    /// answered `false` without asking the directory, until the oldest of
-    /// them leaves the window. Keep it below the directory's lockout
-    /// threshold. `0` turns it off. Default `3`.
+    /// The budget: a user with this many refused passwords, counted until
+    /// `failure_window` passes without one, is answered `false` without
+    /// asking the directory until then. Set it below the directory's
+    /// lockout threshold. `0` sets no budget: new passwords always reach
+    /// the directory. Default `0`.
     pub max_failures_per_user: usize,
     /// The same for each client address. Prosody asks from one address for
     /// all its users, so this is off by default: `0`.
     pub max_failures_per_address: usize,
+    /// How long without a failure before the counts above start again.
     /// Default `15m`.
     #[serde(with = "humantime_serde")]
     pub failure_window: Duration,
-    /// A password that the directory just refused for a user is answered
-    /// `false` for this long without asking again, and does not count again.
-    /// `0s` turns it off. Default `5m`.
+    /// A password that the directory refused for a user is answered `false`
+    /// without asking again, and does not count again, until it has not been
+    /// tried for this long. `0s` turns it off. Default `5m`.
     #[serde(with = "humantime_serde")]
     pub remember_failed_for: Duration,
     /// A password that just succeeded is answered `true` for this long
@@ -333,7 +335,7 @@ pub struct Logins {
 impl Default for Logins {
     fn default() -> Self {
         Logins {
-            max_failures_per_user: 3,
+            max_failures_per_user: 0,
             max_failures_per_address: 0,
             failure_window: Duration::from_secs(15 * 60),
             remember_failed_for: Duration::from_secs(5 * 60),

@@ -14,6 +14,7 @@ use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
 use tracing::{debug, info, warn};
 
+use super::admin;
 use super::basic_auth;
 use super::params::Params;
 use super::response::{self, Body};
@@ -27,8 +28,8 @@ pub enum Role {
     /// Prosody's API; with `health` also `/health`, `/ready` and
     /// `/metrics`, when no admin listener is configured.
     Api { health: bool },
-    /// `http.admin_listen`: `/health`, `/ready` and `/metrics` only, without
-    /// credentials.
+    /// `http.admin_listen`: `/health`, `/ready`, `/metrics` and the
+    /// administrator's `/logins/...` ([`admin`]) only, without credentials.
     Admin,
 }
 
@@ -109,6 +110,9 @@ impl Handler {
         let path = request.uri().path();
         let probe = matches!(path, "/health" | "/ready" | "/metrics");
         let response = match self.role {
+            Role::Admin if admin::is_logins_path(path) => {
+                return Some(admin::logins(&self.service, request.method(), path));
+            }
             Role::Admin if !probe => response::not_found(),
             Role::Admin => self.probe(path).await,
             // Credentials are checked here only for a probe; every other

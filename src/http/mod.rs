@@ -2,6 +2,7 @@
 //! on each, and a graceful drain on shutdown. Knows nothing of LDAP: each
 //! request becomes a [`Call`](crate::protocol::Call) for the [`Service`].
 
+mod admin;
 mod basic_auth;
 mod handler;
 pub mod params;
@@ -62,7 +63,7 @@ impl Listening {
 pub struct Sockets {
     /// The API's listening sockets (from `http.listen` or systemd).
     pub api: Vec<Listening>,
-    /// `/health`, `/ready` and `/metrics`, from `http.admin_listen`.
+    /// `/health`, `/ready`, `/metrics` and `/logins/...`, from `http.admin_listen`.
     pub admin: Option<Listening>,
     /// How many workers ([`crate::workers`]) run the runtimes above.
     pub workers: usize,

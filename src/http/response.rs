@@ -45,6 +45,18 @@ pub fn metrics(text: String) -> Response<Body> {
     response
 }
 
+/// An answer of the admin listener's own routes.
+pub fn json(body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A fault of the service itself, not of the directory.
+pub fn internal_error() -> Response<Body> {
+    text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+}
+
 pub fn not_found() -> Response<Body> {
     text(StatusCode::NOT_FOUND, "not found\n")
 }
