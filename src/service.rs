@@ -223,7 +223,7 @@ impl Service {
                 true
             }
             Err(DirectoryError::Unavailable(cause)) if cache.known_to_exist(&call.server, &call.user) => {
-                warn!(user = ?truncated(&call.user), %cause, "directory unavailable; answering user_exists from the cache");
+                warn!(user = truncated(&call.user), %cause, "directory unavailable; answering user_exists from the cache");
                 self.metrics.user_exists_cache("stale");
                 return Ok(Outcome::Stale(cause));
             }
@@ -374,8 +374,8 @@ impl Service {
 
     fn ambiguous(&self, call: &Call) -> Reason {
         warn!(
-            user = ?truncated(&call.user),
-            server = ?truncated(&call.server),
+            user = truncated(&call.user),
+            server = truncated(&call.server),
             "several directory entries match this user name; fix the directory or users.filter"
         );
         Reason::Ambiguous

@@ -256,18 +256,191 @@ impl Record {
 }
 
 fn log(record: &Record, status: u16, elapsed: Duration) {
-    // Values from the client are written with `?`, which quotes them and
-    // escapes control characters, so none can forge a log line. Absent
-    // fields (`None`) are left out of the line.
-    let method = record.method.as_deref().map(tracing::field::debug);
-    let user = record.user.as_deref().map(tracing::field::debug);
-    let server = record.server.as_deref().map(tracing::field::debug);
+    // Each value from the client is recorded as a string, never with `?`:
+    // JSON and the journal then carry it as it is (`"user":"romeo"`,
+    // `USER=romeo`), not wrapped in a second pair of quotes. None can forge
+    // a line: the plain format quotes every string field and escapes its
+    // control characters, the JSON format escapes it as a JSON string, and
+    // the journal takes it length-prefixed. Absent fields (`None`) are left
+    // out of the line.
+    let method = record.method.as_deref();
+    let user = record.user.as_deref();
+    let server = record.server.as_deref();
     let detail = record.detail.as_deref();
     let outcome = record.outcome;
+    let duration_ms = milliseconds(elapsed);
     // 500 and 503 need an operator; everything else is the client's business.
     if status == 500 || status == 503 {
-        warn!(method, user, server, status, outcome, detail, duration = ?elapsed, "request");
+        warn!(method, user, server, status, outcome, detail, duration_ms, "request");
     } else {
-        info!(method, user, server, status, outcome, detail, duration = ?elapsed, "request");
+        info!(method, user, server, status, outcome, detail, duration_ms, "request");
+    }
+}
+
+/// `elapsed` in milliseconds, to the microsecond: a number every log
+/// pipeline can compare and sum (`1.59`, not `1.59ms` or `1.59µs`).
+fn milliseconds(elapsed: Duration) -> f64 {
+    elapsed.as_micros() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod log_line_tests {
+    //! The request line as each format writes it. The journal's socket is
+    //! not there to test against, so its values are checked where they are
+    //! decided: the kind of value each field is recorded as.
+
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::{Layer, Registry};
+
+    use super::*;
+    use crate::logging;
+
+    /// A user name that would forge a second line if written as it is.
+    const HOSTILE: &str = "eve\" status=200 outcome=\"true\"\nINFO request user=\"romeo\u{1b}[2J\"";
+
+    fn record(user: &str) -> Record {
+        Record {
+            method: Some(Cow::Borrowed("check_password")),
+            method_label: Some("check_password"),
+            user: Some(user.to_owned()),
+            server: Some("example.com".to_owned()),
+            outcome: "false",
+            detail: Some("invalid credentials".to_owned()),
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Written {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// What `log` writes for `record` in the service's plain or JSON format.
+    fn written(record: &Record, status: u16, json: bool) -> String {
+        let written = Written::default();
+        let sink = written.clone();
+        let writer = move || sink.clone();
+        let elapsed = Duration::from_micros(1_590);
+        if json {
+            let subscriber = Registry::default().with(logging::json_lines(writer));
+            tracing::subscriber::with_default(subscriber, || log(record, status, elapsed));
+        } else {
+            let subscriber = Registry::default().with(logging::plain_lines(writer, false));
+            tracing::subscriber::with_default(subscriber, || log(record, status, elapsed));
+        }
+        written.text()
+    }
+
+    #[test]
+    fn json_fields_are_plain_values() {
+        let text = written(&record("romeo"), 200, true);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let fields: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(fields["message"], "request");
+        assert_eq!(fields["method"], "check_password");
+        assert_eq!(fields["user"], "romeo");
+        assert_eq!(fields["server"], "example.com");
+        assert_eq!(fields["outcome"], "false");
+        assert_eq!(fields["detail"], "invalid credentials");
+        assert_eq!(fields["status"], 200);
+        assert_eq!(fields["duration_ms"], 1.59);
+    }
+
+    #[test]
+    fn a_hostile_user_name_is_one_json_string() {
+        let text = written(&record(HOSTILE), 500, true);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(line["user"], HOSTILE);
+        assert_eq!(line["status"], 500);
+        assert_eq!(line["level"], "WARN");
+    }
+
+    #[test]
+    fn plain_lines_quote_and_escape_what_the_client_sent() {
+        let text = written(&record("romeo"), 200, false);
+        assert!(
+            text.contains(
+                r#"request method="check_password" user="romeo" server="example.com" status=200 outcome="false" detail="invalid credentials" duration_ms=1.59"#
+            ),
+            "{text}"
+        );
+        let text = written(&record(HOSTILE), 200, false);
+        assert_eq!(text.lines().count(), 1, "a user name forged a line:\n{text}");
+        assert!(!text.contains('\u{1b}'), "an escape sequence reached the terminal: {text:?}");
+        assert!(text.contains(&format!("user={HOSTILE:?}")), "{text}");
+    }
+
+    /// How a field reached the subscriber. tracing-journald writes a string
+    /// field's bytes as they are (length-prefixed, so a newline cannot start
+    /// a field) and a number as its digits; a `Debug` field would be written
+    /// as `Debug` prints it, quotes and all.
+    #[derive(Debug, PartialEq)]
+    enum Recorded {
+        Str(String),
+        U64(u64),
+        F64(f64),
+        Debug(String),
+    }
+
+    #[derive(Clone, Default)]
+    struct Fields(Arc<Mutex<Vec<(&'static str, Recorded)>>>);
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.lock().unwrap().push((field.name(), Recorded::Str(value.to_owned())));
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.0.lock().unwrap().push((field.name(), Recorded::U64(value)));
+        }
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.0.lock().unwrap().push((field.name(), Recorded::F64(value)));
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.lock().unwrap().push((field.name(), Recorded::Debug(format!("{value:?}"))));
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Fields {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            event.record(&mut self.clone());
+        }
+    }
+
+    #[test]
+    fn journal_fields_are_recorded_as_strings_and_numbers() {
+        let fields = Fields::default();
+        let subscriber = Registry::default().with(fields.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            log(&record(HOSTILE), 200, Duration::from_micros(2_000))
+        });
+        let recorded = std::mem::take(&mut *fields.0.lock().unwrap());
+        let expected = [
+            ("message", Recorded::Debug("request".into())),
+            ("method", Recorded::Str("check_password".into())),
+            ("user", Recorded::Str(HOSTILE.into())),
+            ("server", Recorded::Str("example.com".into())),
+            ("status", Recorded::U64(200)),
+            ("outcome", Recorded::Str("false".into())),
+            ("detail", Recorded::Str("invalid credentials".into())),
+            ("duration_ms", Recorded::F64(2.0)),
+        ];
+        assert_eq!(recorded, expected);
     }
 }

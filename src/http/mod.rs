@@ -13,6 +13,7 @@ pub mod tls;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
@@ -34,6 +35,13 @@ use handler::{Handler, Role};
 /// How long requests in flight may take to finish once shutdown begins,
 /// beyond their own deadline.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection whose request has not reached the handler may go
+/// on once shutdown begins. Prosody writes a request in one go, so a header
+/// block still incomplete by then belongs to a client that stalled or went
+/// away, and hyper would wait for it until `http.request_timeout`: an idle
+/// service would take that long to stop.
+const UNREAD_GRACE: Duration = Duration::from_millis(250);
 
 /// The most a connection may buffer, and the largest request line and
 /// headers accepted (431 past it). Prosody's are a few KB at most (a 1023-byte user name
@@ -102,6 +110,7 @@ pub async fn serve_with_reloads(
     // the memory that slow or idle clients can hold; the admin listener has
     // its own, so probes still get through while the API is flooded.
     let api_slots = Arc::new(Semaphore::new(max_connections));
+    let (stop, stopping) = watch::channel(false);
     let admin_slots = Arc::new(Semaphore::new(ADMIN_CONNECTIONS));
     // Each listener has a task that accepts and starts each connection's
     // task itself: a hop through another task per connection costs a
@@ -116,6 +125,7 @@ pub async fn serve_with_reloads(
                 slots,
                 current: current.clone(),
                 graceful: graceful.clone(),
+                stopping: stopping.clone(),
                 metrics: metrics.clone(),
             };
             runtime.spawn(acceptor.run(listener))
@@ -142,6 +152,7 @@ pub async fn serve_with_reloads(
         let _ = acceptor.await;
     }
     info!("shutting down");
+    stop.send_replace(true);
     let graceful = Arc::into_inner(graceful).expect("the acceptors have ended");
     // Every request ends by its deadline, so waiting longer would not help.
     let drain = current.read().unwrap_or_else(|e| e.into_inner()).api.deadline() + DRAIN_GRACE;
@@ -163,6 +174,8 @@ struct Acceptor {
     slots: Arc<Semaphore>,
     current: Arc<RwLock<Arc<Handlers>>>,
     graceful: Arc<GracefulShutdown>,
+    /// True once shutdown has begun.
+    stopping: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
 }
 
@@ -191,9 +204,16 @@ impl Acceptor {
             Role::Api { .. } => (handlers.api.clone(), handlers.tls.clone()),
         };
         let header_read_timeout = handler.deadline();
-        let service = service_fn(move |request| {
-            let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(request, client).await) }
+        // Set when hyper hands the request to the handler: from then on the
+        // request is in flight, and shutdown lets it finish.
+        let request_read = Arc::new(AtomicBool::new(false));
+        let service = service_fn({
+            let request_read = request_read.clone();
+            move |request| {
+                request_read.store(true, Ordering::Relaxed);
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler.handle(request, client).await) }
+            }
         });
         // Prosody opens a connection per request and never reuses it, so the
         // server closes it after the answer. Without the timer, hyper's
@@ -206,42 +226,68 @@ impl Acceptor {
             .max_buf_size(MAX_CONNECTION_BUFFER);
         let watcher = self.graceful.watcher();
         let metrics = self.metrics.clone();
+        let stopping = self.stopping.clone();
         tokio::spawn(async move {
             // Held until the connection ends.
             let _slot = slot;
-            let served = match tls {
-                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                // The handshake has the header block's deadline: a client
-                // that stalls in it holds a connection no longer than one
-                // that stalls in its headers.
-                Some(acceptor) => {
-                    match tokio::time::timeout(header_read_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
-                        }
-                        Ok(Err(error)) => {
-                            metrics.rejected_connection();
-                            info!(%error, outcome = "rejected", "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            metrics.rejected_connection();
-                            info!(outcome = "rejected", "TLS handshake not finished in time");
-                            return;
+            let rejected = metrics.clone();
+            let connection = async move {
+                let served = match tls {
+                    None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                    // The handshake has the header block's deadline: a client
+                    // that stalls in it holds a connection no longer than one
+                    // that stalls in its headers.
+                    Some(acceptor) => {
+                        match tokio::time::timeout(header_read_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
+                            }
+                            Ok(Err(error)) => {
+                                metrics.rejected_connection();
+                                info!(%error, outcome = "rejected", "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                metrics.rejected_connection();
+                                info!(outcome = "rejected", "TLS handshake not finished in time");
+                                return;
+                            }
                         }
                     }
+                };
+                if let Err(error) = served {
+                    metrics.rejected_connection();
+                    // hyper answered or dropped it itself (a header block too
+                    // large or malformed, or too slow to arrive), so the handler
+                    // never saw a request: this is its one log line. hyper's
+                    // messages name the fault, never the bytes.
+                    info!(%error, outcome = "rejected", "connection");
                 }
             };
-            if let Err(error) = served {
-                metrics.rejected_connection();
-                // hyper answered or dropped it itself (a header block too
-                // large or malformed, or too slow to arrive), so the handler
-                // never saw a request: this is its one log line. hyper's
-                // messages name the fault, never the bytes.
-                info!(%error, outcome = "rejected", "connection");
+            tokio::select! {
+                () = connection => {}
+                () = unread_at_stop(stopping, &request_read) => {
+                    rejected.rejected_connection();
+                    info!(outcome = "rejected", "connection closed at shutdown before its request arrived");
+                }
             }
         });
     }
+}
+
+/// Completes [`UNREAD_GRACE`] after shutdown begins if no request has
+/// reached the handler on this connection by then (`request_read`), and
+/// never otherwise.
+async fn unread_at_stop(mut stopping: watch::Receiver<bool>, request_read: &AtomicBool) {
+    // An error means the server has gone, and with it any wait for this
+    // connection.
+    if stopping.wait_for(|&stop| stop).await.is_ok() {
+        tokio::time::sleep(UNREAD_GRACE).await;
+        if !request_read.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// The handlers of one configuration, sharing one service.

@@ -2,15 +2,22 @@
 //! journal's own fields under systemd, or JSON when configured.
 //!
 //! - `batched`: standard error, written in batches.
+//!
+//! Fields that carry what a client sent are recorded as strings and numbers,
+//! never with `Debug`: JSON and the journal then hold the value itself
+//! (`"user":"romeo"`, `USER=romeo`), and the plain format quotes it.
 
 mod batched;
 
 use std::io::IsTerminal;
 use std::sync::LazyLock;
 
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 use crate::config::{Log, LogFormat};
 use batched::Batched;
@@ -37,11 +44,32 @@ pub fn init(log: &Log) {
     start_flushing();
     let stderr = &*STDERR;
     match log.format {
-        LogFormat::Json => registry.with(fmt::layer().json().with_writer(stderr)).init(),
-        _ => {
-            registry.with(fmt::layer().with_writer(stderr).with_ansi(std::io::stderr().is_terminal())).init()
-        }
+        LogFormat::Json => registry.with(json_lines(stderr)).init(),
+        _ => registry.with(plain_lines(stderr, std::io::stderr().is_terminal())).init(),
     }
+}
+
+/// One line of `key=value` fields per event. A string field is quoted and
+/// its control characters escaped (tracing-subscriber writes it with
+/// `Debug`): a user name stays visible to the last odd character, and one
+/// holding a newline cannot start a line of its own. `colours` for a terminal.
+pub fn plain_lines<S, W>(writer: W, colours: bool) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer().with_writer(writer).with_ansi(colours)
+}
+
+/// One JSON object per line, the event's fields at the top beside
+/// `timestamp`, `level` and `target`, so that a pipeline reads `.user`
+/// rather than `.fields.user`.
+pub fn json_lines<S, W>(writer: W) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer().json().flatten_event(true).with_writer(writer)
 }
 
 static STDERR: LazyLock<Batched<std::io::Stderr>> = LazyLock::new(|| Batched::new(std::io::stderr()));
