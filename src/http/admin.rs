@@ -33,8 +33,8 @@ pub fn logins(service: &Service, method: &Method, path: &str) -> hyper::Response
     let (server, user) = named;
     info!(
         method = %method,
-        user = user.as_deref().map(|user| tracing::field::debug(truncated(user))),
-        server = server.as_deref().map(|server| tracing::field::debug(truncated(server))),
+        user = user.as_deref().map(truncated),
+        server = server.as_deref().map(truncated),
         status = response.status().as_u16(),
         "login guard state"
     );
