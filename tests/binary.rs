@@ -192,9 +192,13 @@ async fn no_password_query_or_body_in_any_log_line_at_trace() {
     let requests_logged = log.iter().filter(|l| l.contains(" request ")).count();
     let rejected = log.iter().filter(|l| l.contains("outcome=\"rejected\"")).count();
     assert_eq!(requests_logged + rejected, requests.len(), "one line per request expected:\n{text}");
-    for field in
-        ["method=\"check_password\"", "user=\"romeo\"", "server=\"example.com\"", "status=200", "duration_ms="]
-    {
+    for field in [
+        "method=\"check_password\"",
+        "user=\"romeo\"",
+        "server=\"example.com\"",
+        "status=200",
+        "duration_ms=",
+    ] {
         assert!(text.contains(field), "no {field} in the log:\n{text}");
     }
     // The 500's cause is in the log (and only there), with a hint.
