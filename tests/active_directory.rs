@@ -33,13 +33,13 @@ async fn logs_in_by_sam_account_name_and_names_every_refusal() {
         "{:?}",
         logs.about("disabled")
     );
-    let (code, out) = test_login(&ad.config(""), "disabled", &test);
+    let (code, out, _) = support::test_login(&ad.config(""), &["disabled"], &test);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.ends_with("Prosody would get 200 false: account disabled (userAccountControl ACCOUNTDISABLE)\n"),
         "{out}"
     );
-    let (code, out) = test_login(&ad.config(""), "locked", &test);
+    let (code, out, _) = support::test_login(&ad.config(""), &["locked"], &test);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("Active Directory: account locked out (AD 775)"), "{out}");
     for (user, reason) in [
@@ -116,22 +116,4 @@ async fn a_required_group_counts_nested_membership() {
     bridge.check_password("romeo", ad.fact("ROMEO_PASS")).await.assert_answer(true);
     bridge.check_password("juliet", ad.fact("TEST_PASS")).await.assert_answer(false);
     assert!(logs.about("juliet").iter().any(|line| line.contains("not a member")), "{}", logs.text());
-}
-
-/// `auth-http-ldap test-login USER` with `config` and `password` on
-/// standard input: its exit code and standard output.
-fn test_login(config: &str, user: &str, password: &str) -> (i32, String) {
-    use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
-        .args(["--config", path.to_str().unwrap(), "test-login", user])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the binary");
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
 }

@@ -3,36 +3,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use support::Slapd;
 use support::pki::Pki;
 use support::slapd::Tls;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_auth-http-ldap");
-
-/// Runs `test-login` with `args` and `password` on standard input: the
-/// exit code, and what it printed on standard output and standard error.
-fn test_login(config: &str, args: &[&str], password: &str) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(BINARY)
-        .args(["--config", path.to_str().unwrap(), "test-login"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the binary");
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
-    let err = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!out.contains(password) || password.is_empty(), "the password was printed:\n{out}");
-    (output.status.code().unwrap_or(-1), out, err)
-}
+use support::{Slapd, test_login};
 
 fn last_line(out: &str) -> &str {
     out.lines().last().unwrap_or_default()

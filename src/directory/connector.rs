@@ -89,17 +89,6 @@ impl Connector {
         answering.into_iter().chain(passed_over).collect()
     }
 
-    /// A new connection to `server` alone, bound as `account` when given,
-    /// with no failover and no mark left on the server's health: for
-    /// checking each server in turn.
-    pub(crate) async fn open_only(
-        &self,
-        server: usize,
-        account: Option<&ServiceAccount>,
-    ) -> Result<Ldap, DirectoryError> {
-        self.open_on(server, account).await
-    }
-
     pub(crate) fn server_count(&self) -> usize {
         self.servers.len()
     }
@@ -140,7 +129,13 @@ impl Connector {
         *self.servers[server].failed_at.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn open_on(&self, server: usize, account: Option<&ServiceAccount>) -> Result<Ldap, DirectoryError> {
+    /// A new connection to `server` alone, bound as `account` when given.
+    /// Leaves no mark on the server's health: failover is [`Connector::open`]'s.
+    pub(crate) async fn open_on(
+        &self,
+        server: usize,
+        account: Option<&ServiceAccount>,
+    ) -> Result<Ldap, DirectoryError> {
         let url = &self.servers[server].url;
         let mut settings =
             LdapConnSettings::new().set_conn_timeout(self.connect_timeout).set_starttls(self.starttls);

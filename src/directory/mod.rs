@@ -98,7 +98,6 @@ pub struct Probed {
 
 pub struct Directory {
     connector: Connector,
-    service_account: Option<ServiceAccount>,
     /// The service account's connections, for searches and writes, a share
     /// for each worker: a connection's driver runs on the runtime that
     /// opened it, which is quickest for that runtime's own tasks.
@@ -119,7 +118,6 @@ impl Directory {
         };
         Directory {
             connector: Connector::new(settings),
-            service_account: settings.service_account.clone(),
             service: pools(settings.pool_size, &settings.service_account),
             binds: pools(settings.bind_pool_size, &None),
             metrics,
@@ -174,7 +172,7 @@ impl Directory {
         let mut probes = Vec::new();
         for server in 0..self.connector.server_count() {
             let started = Instant::now();
-            let opened = self.connector.open_only(server, self.service_account.as_ref()).await;
+            let opened = self.connector.open_on(server, self.service.current().account()).await;
             let outcome = match opened {
                 Ok(mut ldap) => {
                     let connected_in = started.elapsed();

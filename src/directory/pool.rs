@@ -107,6 +107,11 @@ impl Pool {
         self.open(connector, permit).await
     }
 
+    /// Who the connections are bound as when opened; `None`: anonymous.
+    pub(crate) fn account(&self) -> Option<&ServiceAccount> {
+        self.account.as_ref()
+    }
+
     /// How many connections wait for an operation.
     pub(crate) fn idle_connections(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()

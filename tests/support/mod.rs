@@ -414,3 +414,26 @@ impl RunningBinary {
             .unwrap_or_else(|| panic!("no {field} in\n{status}"))
     }
 }
+
+/// Runs `test-login` with `args` and `password` on standard input: the
+/// exit code, and what it printed on standard output and standard error.
+pub fn test_login(config: &str, args: &[&str], password: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
+        .args(["--config", path.to_str().unwrap(), "test-login"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!out.contains(password) || password.is_empty(), "the password was printed:\n{out}");
+    (output.status.code().unwrap_or(-1), out, err)
+}
