@@ -2,11 +2,12 @@
 //! DNs well formed, keys that need each other, timeouts that could never
 //! take effect, and a log filter that means what it says.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::value::{Dict, Value};
 
+use super::credentials::{API_CREDENTIALS, Credential, Credentials, LDAP_PASSWORD};
 use super::dn::{DnError, check_dn};
 use super::error::{Problem, origin, problem};
 use super::{
@@ -15,16 +16,19 @@ use super::{
 };
 use crate::template::DnTemplate;
 
-/// Reads each secret from its `*_file` key when given, and resolves the API
-/// credentials and the service account from whichever key holds them.
+/// Reads each secret from its `*_file` key when given, or from its systemd
+/// credential when neither key is, and resolves the API credentials and the
+/// service account from whichever holds them.
 pub(super) fn resolve_secrets(
     figment: &Figment,
     http: &mut Http,
     ldap: &mut Ldap,
+    stored: &Credentials,
     problems: &mut Vec<Problem>,
 ) {
     let credentials =
-        read_secret(figment, "http.credentials", &http.credentials, &http.credentials_file, problems);
+        read_secret(figment, "http.credentials", &http.credentials, &http.credentials_file, problems)
+            .or_credential(stored, API_CREDENTIALS, figment, problems);
     if let SecretRead::Read { key, secret } = credentials {
         match ApiCredentials::parse(&secret) {
             Some(parsed) => http.api_credentials = Some(parsed),
@@ -37,7 +41,8 @@ pub(super) fn resolve_secrets(
     }
 
     let password =
-        read_secret(figment, "ldap.bind_password", &ldap.bind_password, &ldap.bind_password_file, problems);
+        read_secret(figment, "ldap.bind_password", &ldap.bind_password, &ldap.bind_password_file, problems)
+            .or_credential(stored, LDAP_PASSWORD, figment, problems);
     if let Some(dn) = ldap.bind_dn.as_deref().filter(|dn| !dn.is_empty())
         && let Err(e) = check_dn(dn)
     {
@@ -62,7 +67,10 @@ pub(super) fn resolve_secrets(
         (Some(_), SecretRead::NotSet) => problems.push(problem(
             figment,
             "ldap.bind_password",
-            "required when ldap.bind_dn is set (or set ldap.bind_password_file)",
+            &format!(
+                "required when ldap.bind_dn is set (or set ldap.bind_password_file, or store the \
+                 systemd credential {LDAP_PASSWORD}: see the README's install steps)"
+            ),
         )),
         (None, SecretRead::Read { key, .. } | SecretRead::Unusable { key }) => {
             let from = origin(figment, &key).map(|o| format!(", from {o}")).unwrap_or_default();
@@ -106,20 +114,63 @@ fn read_secret(
         (Some(_), Some(_)) => unusable(key, &format!("set either {key} or {file_key}, not both")),
         (Some(secret), None) if secret.expose().is_empty() => unusable(key, "must not be empty"),
         (Some(secret), None) => SecretRead::Read { key: key.to_owned(), secret: secret.clone() },
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(text) => {
-                // Files written by `echo` end in a newline that is not part of the secret.
-                let value = text.strip_suffix('\n').unwrap_or(&text);
-                let value = value.strip_suffix('\r').unwrap_or(value);
-                if value.is_empty() {
-                    unusable(&file_key, &format!("{} is empty", path.display()))
-                } else {
-                    SecretRead::Read { key: file_key, secret: Secret::new(value) }
-                }
-            }
-            Err(e) => unusable(&file_key, &format!("cannot read {}: {e}", path.display())),
-        },
+        (None, Some(path)) => read_secret_file(figment, file_key, path, problems),
         (None, None) => SecretRead::NotSet,
+    }
+}
+
+fn read_secret_file(figment: &Figment, key: String, path: &Path, problems: &mut Vec<Problem>) -> SecretRead {
+    match std::fs::read_to_string(path) {
+        Ok(text) => secret_text(figment, key, &text, &path.display().to_string(), problems),
+        Err(e) => {
+            problems.push(problem(figment, &key, &format!("cannot read {}: {e}", path.display())));
+            SecretRead::Unusable { key }
+        }
+    }
+}
+
+/// `text` as a secret, `source` naming where it came from.
+fn secret_text(
+    figment: &Figment,
+    key: String,
+    text: &str,
+    source: &str,
+    problems: &mut Vec<Problem>,
+) -> SecretRead {
+    // Files written by `echo` end in a newline that is not part of the secret.
+    let value = text.strip_suffix('\n').unwrap_or(text);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.is_empty() {
+        problems.push(problem(figment, &key, &format!("{source} is empty")));
+        SecretRead::Unusable { key }
+    } else {
+        SecretRead::Read { key, secret: Secret::new(value) }
+    }
+}
+
+impl SecretRead {
+    /// When neither key is set, the systemd credential `name`, if it exists.
+    /// A problem with it is recorded under the key it stands in for.
+    fn or_credential(
+        self,
+        stored: &Credentials,
+        name: &str,
+        figment: &Figment,
+        problems: &mut Vec<Problem>,
+    ) -> SecretRead {
+        if !matches!(self, SecretRead::NotSet) {
+            return self;
+        }
+        let key = format!("the systemd credential {name}");
+        match stored.find(name) {
+            None => SecretRead::NotSet,
+            Some(Credential::File(path)) => read_secret_file(figment, key, &path, problems),
+            Some(Credential::Value(secret)) => secret_text(figment, key, secret.expose(), name, problems),
+            Some(Credential::Unusable(why)) => {
+                problems.push(problem(figment, &key, &why));
+                SecretRead::Unusable { key }
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use super::check::{
     check_dns, check_host, check_limits, check_log_level, check_logins, check_password_transport,
     resolve_secrets,
 };
+use super::credentials::Credentials;
 use super::error::{ConfigError, Problem, from_figment, is_missing, problem};
 use super::presets::preset_figment;
 use super::tls::{resolve_http_tls, resolve_tls};
@@ -25,15 +26,16 @@ pub const DEFAULT_PATH: &str = "/etc/auth-http-ldap/config.toml";
 
 pub(super) const ENV_PREFIX: &str = "AUTH_HTTP_LDAP_";
 
-/// Reads the file at `path` (which must exist) and the environment.
+/// Reads the file at `path` (which must exist), the environment, and the
+/// systemd credentials for secrets neither sets.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     let figment = Figment::new().merge(Toml::file_exact(path)).merge(Env::prefixed(ENV_PREFIX).split("__"));
-    build(&figment)
+    build(&figment, &Credentials::from_environment())
 }
 
 /// Reads a configuration from a TOML string alone, without the environment.
 pub fn load_str(toml: &str) -> Result<Settings, ConfigError> {
-    build(&Figment::from(Toml::string(toml)))
+    build(&Figment::from(Toml::string(toml)), &Credentials::none())
 }
 
 /// The file's shape: host-specific sections stay raw until they are laid over
@@ -73,7 +75,7 @@ struct HostSections {
     register: Dict,
 }
 
-fn build(figment: &Figment) -> Result<Settings, ConfigError> {
+fn build(figment: &Figment, credentials: &Credentials) -> Result<Settings, ConfigError> {
     let file: FileConfig = figment.extract().map_err(|e| ConfigError(from_figment(figment, e, &[])))?;
     let mut problems = Vec::new();
     // The preset's tables lie under the file's, key by key.
@@ -120,7 +122,7 @@ fn build(figment: &Figment) -> Result<Settings, ConfigError> {
     }
 
     let (mut http, mut ldap) = (file.http, file.ldap);
-    resolve_secrets(figment, &mut http, &mut ldap, &mut problems);
+    resolve_secrets(figment, &mut http, &mut ldap, credentials, &mut problems);
     resolve_tls(figment, &mut ldap, &mut problems);
     resolve_http_tls(figment, &mut http, &mut problems);
     check_limits(figment, &http, &ldap, &mut problems);

@@ -5,6 +5,7 @@
 //! else receives a finished [`Settings`] whose values have been checked.
 
 mod check;
+mod credentials;
 mod dn;
 mod error;
 mod listen;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::template::{DnTemplate, FilterTemplate, ValueTemplate};
 
+pub use credentials::{API_CREDENTIALS, LDAP_PASSWORD};
 pub use error::ConfigError;
 pub use listen::Addresses;
 pub use load::{DEFAULT_PATH, load, load_str};
