@@ -6,53 +6,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth_http_ldap::admin_client::{self, LoginsCommand};
+use auth_http_ldap::admin_client;
 use auth_http_ldap::checks::{login, online};
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
 use auth_http_ldap::{directory, logging, systemd};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use tokio::runtime::Builder;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, warn};
 
-/// Answers Prosody's mod_auth_http API (authentication = "http") from an LDAP directory.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {
-    /// The configuration file.
-    #[arg(long, short, global = true, value_name = "PATH", default_value = config::DEFAULT_PATH)]
-    config: PathBuf,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use crate::cli::{Cli, Command};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Check the configuration and print it as it will be used, secrets hidden.
-    CheckConfig {
-        /// Then hold it against the live directory: every server, its
-        /// certificate, the service account, and each host's settings.
-        /// Exits 1 when any check fails.
-        #[arg(long)]
-        online: bool,
-    },
-    /// Log USER in as Prosody's check_password would, printing every step.
-    /// The password is read from standard input (a prompt on a terminal).
-    /// Exits 0 for true, 1 for false, 2 when the directory could not answer.
-    TestLogin {
-        /// The user name, as Prosody sends it.
-        user: String,
-        /// The XMPP domain (Prosody's VirtualHost); needed with [hosts] tables.
-        #[arg(long, value_name = "DOMAIN")]
-        server: Option<String>,
-    },
-    /// See or clear the login guard's state of a user on the running service (through http.admin_listen).
-    #[command(subcommand)]
-    Logins(LoginsCommand),
-}
+mod cli;
 
 /// The configuration cannot be used (as sysexits' EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
@@ -62,6 +30,12 @@ const EXIT_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // These describe the command itself, and need no configuration.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return cli::print_completions(*shell),
+        Some(Command::ManPages { dir }) => return cli::write_man_pages(dir),
+        _ => {}
+    }
     let settings = match load(&cli.config) {
         Ok(settings) => settings,
         Err(error) => {
@@ -78,6 +52,7 @@ fn main() -> ExitCode {
             test_login(&cli.config, settings, &user, server.as_deref())
         }
         Some(Command::Logins(command)) => admin_client::run(&settings.http, &command),
+        Some(Command::Completions { .. } | Command::ManPages { .. }) => unreachable!("answered above"),
         None => run(cli.config, settings),
     }
 }

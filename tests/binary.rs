@@ -38,6 +38,56 @@ fn help_and_version() {
     assert_eq!(out.trim(), format!("auth-http-ldap {}", env!("CARGO_PKG_VERSION")));
 }
 
+/// The man pages and completion come from the definitions `--help` prints:
+/// every subcommand has its page, carrying its own help text, and every
+/// subcommand completes.
+#[test]
+fn man_pages_and_completion_cover_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["man-pages", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let subcommands = [
+        ("check-config", vec!["check-config"]),
+        ("test-login", vec!["test-login"]),
+        ("logins", vec!["logins"]),
+        ("logins-show", vec!["logins", "show"]),
+        ("logins-clear", vec!["logins", "clear"]),
+        ("completions", vec!["completions"]),
+    ];
+    // roff escapes hyphens and apostrophes; words compare without line breaks.
+    let plain = |text: &str| {
+        text.replace("\\-", "-").replace("\\*(Aq", "'").split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let page = |name: &str| plain(&std::fs::read_to_string(dir.path().join(format!("{name}.8"))).unwrap());
+    let top = page("auth-http-ldap");
+    assert!(top.contains(".TH auth-http-ldap 8") && top.contains("/etc/auth-http-ldap/config.toml"), "{top}");
+    for (name, args) in &subcommands {
+        let text = page(&format!("auth-http-ldap-{name}"));
+        let mut help_args = args.clone();
+        help_args.push("--help");
+        let (code, help, _) = run(&help_args, &[]);
+        assert_eq!(code, 0);
+        // The first line of --help is the subcommand's description.
+        let description = plain(help.lines().next().unwrap());
+        assert!(text.contains(&description), "{name}: {description:?} not in\n{text}");
+        let parent = if args.len() == 1 { top.clone() } else { page(&format!("auth-http-ldap-{}", args[0])) };
+        assert!(
+            parent.contains(&format!("auth-http-ldap-{name}(8)")),
+            "{name} not listed on its parent's page"
+        );
+    }
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, subcommands.len() + 1, "a page for the command and one per subcommand, no other");
+
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, script, err) = run(&["completions", shell], &[]);
+        assert_eq!(code, 0, "{err}");
+        for word in ["check-config", "test-login", "logins", "config", "online"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+}
+
 #[test]
 fn bad_configurations_exit_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
