@@ -367,8 +367,19 @@ pub struct RunningBinary {
 
 impl RunningBinary {
     pub fn start(config: &std::path::Path, envs: &[(&str, &str)]) -> RunningBinary {
-        let log = config.with_file_name("service.log");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-http-ldap"))
+        Self::start_binary(env!("CARGO_BIN_EXE_auth-http-ldap"), config, &config.with_file_name("service.log"), envs)
+    }
+
+    /// As `start`, with the binary at `binary` (an installed one, say) and
+    /// its log at `log`.
+    pub fn start_binary(
+        binary: &str,
+        config: &std::path::Path,
+        log: &std::path::Path,
+        envs: &[(&str, &str)],
+    ) -> RunningBinary {
+        let log = log.to_owned();
+        let child = std::process::Command::new(binary)
             .arg("--config")
             .arg(config)
             .envs(envs.iter().copied())
