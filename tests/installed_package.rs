@@ -45,7 +45,10 @@ fn edit_installed_config(slapd: &Slapd) {
         .replacen(&format!("# bind_dn = \"{SERVICE_DN}\""), &format!("bind_dn = \"{SERVICE_DN}\""), 1)
         .replacen("listen = \"127.0.0.1:5281\"", "listen = \"127.0.0.1:0\"", 1);
     for edit in [slapd.url(), format!("\nbind_dn = \"{SERVICE_DN}\""), "127.0.0.1:0".to_owned()] {
-        assert!(edited.contains(&edit), "the shipped configuration no longer has the line to edit for {edit}");
+        assert!(
+            edited.contains(&edit),
+            "the shipped configuration no longer has the line to edit for {edit}"
+        );
     }
     std::fs::write(CONFIG, edited).unwrap();
 }

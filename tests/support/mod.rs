@@ -367,7 +367,12 @@ pub struct RunningBinary {
 
 impl RunningBinary {
     pub fn start(config: &std::path::Path, envs: &[(&str, &str)]) -> RunningBinary {
-        Self::start_binary(env!("CARGO_BIN_EXE_auth-http-ldap"), config, &config.with_file_name("service.log"), envs)
+        Self::start_binary(
+            env!("CARGO_BIN_EXE_auth-http-ldap"),
+            config,
+            &config.with_file_name("service.log"),
+            envs,
+        )
     }
 
     /// As `start`, with the binary at `binary` (an installed one, say) and
