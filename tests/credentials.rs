@@ -83,15 +83,7 @@ fn a_missing_password_names_the_key_and_the_credential() {
     let dir = tempfile::tempdir().unwrap();
     let passed = dir.path().join("credentials");
     std::fs::create_dir(&passed).unwrap();
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, toml::to_string(&config_without_secrets(&slapd)).unwrap()).unwrap();
-    let output = std::process::Command::new(BINARY)
-        .args(["check-config", "--config", path.to_str().unwrap()])
-        .env("CREDENTIALS_DIRECTORY", &passed)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(78), "{err}");
+    let err = refused_by_check_config(&dir, &slapd, &passed);
     assert!(err.contains("ldap.bind_password") && err.contains("auth-http-ldap.ldap-password"), "{err}");
 }
 
@@ -100,17 +92,24 @@ fn an_empty_credential_is_refused_by_name() {
     let slapd = Slapd::start();
     let dir = tempfile::tempdir().unwrap();
     let passed = credentials(&dir, "\n", "prosody:x");
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, toml::to_string(&config_without_secrets(&slapd)).unwrap()).unwrap();
-    let output = std::process::Command::new(BINARY)
-        .args(["check-config", "--config", path.to_str().unwrap()])
-        .env("CREDENTIALS_DIRECTORY", &passed)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(78), "{err}");
+    let err = refused_by_check_config(&dir, &slapd, &passed);
     assert!(
         err.contains("the systemd credential auth-http-ldap.ldap-password") && err.contains("empty"),
         "{err}"
     );
+}
+
+/// Runs check-config on a configuration without secrets, with `passed` as the
+/// unit's credentials, expects it to refuse, and returns what it said.
+fn refused_by_check_config(dir: &tempfile::TempDir, slapd: &Slapd, passed: &std::path::Path) -> String {
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, toml::to_string(&config_without_secrets(slapd)).unwrap()).unwrap();
+    let output = std::process::Command::new(BINARY)
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .env("CREDENTIALS_DIRECTORY", passed)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(78), "{err}");
+    err
 }
