@@ -5,7 +5,8 @@
 //! - [`config`]: reads and checks the configuration; the only module that
 //!   touches files and the environment.
 //! - [`http`]: the hyper server: routing on the last path segment, parameters,
-//!   API credentials, deadlines, connection limits, TLS, and the mapping from
+//!   API credentials, deadlines, which connections are kept when clients
+//!   hold many open ([`http::admission`]), TLS, and the mapping from
 //!   outcomes to responses.
 //! - [`protocol`]: the mod_auth_http methods and their outcomes.
 //! - [`service`]: one call turned into directory operations for its host.
@@ -23,6 +24,7 @@
 //! - [`logging`]: plain, journald or JSON log lines.
 //! - [`steps`]: what a call did at the directory, step by step, for `test-login`.
 //! - [`workers`]: the threads that serve requests, by default one per core.
+//! - [`open_files`]: raises the limit on open files, which bounds connections.
 
 pub mod admin_client;
 pub mod cache;
@@ -34,6 +36,7 @@ pub mod http;
 pub mod logging;
 pub mod logins;
 pub mod metrics;
+pub mod open_files;
 pub mod protocol;
 pub mod service;
 pub mod steps;

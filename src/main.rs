@@ -11,7 +11,7 @@ use auth_http_ldap::checks::{login, online};
 use auth_http_ldap::config::{self, Settings};
 use auth_http_ldap::http::sockets;
 use auth_http_ldap::workers::{self, Workers};
-use auth_http_ldap::{directory, logging, systemd};
+use auth_http_ldap::{directory, logging, open_files, systemd};
 use clap::Parser;
 use tokio::runtime::Builder;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -156,6 +156,7 @@ fn read_password(user: &str) -> std::io::Result<String> {
 
 fn run(path: PathBuf, settings: Settings) -> ExitCode {
     logging::init(&settings.log);
+    open_files::raise(&settings);
     let started = Workers::start(settings.http.workers.unwrap_or_else(workers::per_core))
         .and_then(|workers| Ok((workers, Builder::new_current_thread().enable_all().build()?)));
     let (workers, runtime) = match started {
