@@ -40,6 +40,11 @@ struct AnswerLabels {
     answer: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 type Latencies = Family<OperationLabels, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -53,6 +58,10 @@ pub struct Metrics {
     idle_bind_connections: Gauge,
     user_exists_cache: Family<AnswerLabels, Counter>,
     logins_answered_early: Family<AnswerLabels, Counter>,
+    open_connections: Gauge,
+    incomplete_connections: Gauge,
+    connections_closed_early: Counter,
+    refused_connections: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -110,8 +119,32 @@ impl Metrics {
             "logins_answered_early",
             "Logins answered without the directory: throttled-user, throttled-address, recently-refused, recently-accepted",
         );
+        let open_connections = registered(
+            &mut registry,
+            "http_connections_open",
+            "API connections open, serving a request or waiting for one",
+        );
+        let incomplete_connections = registered(
+            &mut registry,
+            "http_connections_incomplete",
+            "API connections open whose request has not all arrived",
+        );
+        let connections_closed_early = registered(
+            &mut registry,
+            "http_connections_closed_early",
+            "Incomplete API connections closed to make room for new ones (http.max_incomplete_connections or http.max_connections reached): a sign of clients that hold connections without sending",
+        );
+        let refused_connections = registered(
+            &mut registry,
+            "http_connections_refused",
+            "API connections closed as soon as accepted, by reason: max-connections (all open ones serving requests), max-incomplete-per-address",
+        );
         Metrics {
             registry,
+            open_connections,
+            incomplete_connections,
+            connections_closed_early,
+            refused_connections,
             requests,
             rejected_connections,
             ldap_operations,
@@ -137,6 +170,20 @@ impl Metrics {
         self.ldap_operations
             .get_or_create(&OperationLabels { operation, result })
             .observe(took.as_secs_f64());
+    }
+
+    /// API connections open, and how many of those are incomplete.
+    pub fn connections(&self, open: usize, incomplete: usize) {
+        self.open_connections.set(open as i64);
+        self.incomplete_connections.set(incomplete as i64);
+    }
+
+    pub fn closed_early_connections(&self, count: u64) {
+        self.connections_closed_early.inc_by(count);
+    }
+
+    pub fn refused_connection(&self, reason: &'static str) {
+        self.refused_connections.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     pub fn user_exists_cache(&self, answer: &'static str) {

@@ -1,7 +1,8 @@
 //! Clients that hold connections open: a slow header block is cut off at the
 //! deadline, thousands of idle connections neither stop others from being
-//! answered nor make memory grow without bound, and past
-//! `http.max_connections` new connections wait rather than pile up.
+//! answered nor make memory grow without bound, and when the budget of
+//! incomplete connections (`http.max_incomplete_connections`) is full, the
+//! oldest of them makes room for a new one.
 //! (Malformed requests and huge headers: tests/http_layer.rs.)
 
 mod support;
@@ -97,17 +98,31 @@ async fn thousands_of_idle_connections_leave_others_answered_and_memory_bounded(
 }
 
 #[tokio::test]
-async fn past_the_connection_limit_new_connections_wait_their_turn() {
+async fn with_the_incomplete_budget_full_a_whole_request_is_answered_and_the_oldest_incomplete_closed() {
     let slapd = Slapd::start();
-    let settings = "[http]\nrequest_timeout = \"1s\"\nmax_connections = 20";
+    // Deadlines far off, so that only the budget can close a connection.
+    let settings =
+        "[http]\nrequest_timeout = \"60s\"\nheader_timeout = \"60s\"\nmax_incomplete_connections = 20";
+    // One listener and one acceptor: connections are admitted in the order they connect.
     let bridge = Bridge::for_directory(&slapd, settings).await;
-    let _idle = open_idle(bridge.addr, 20).await;
-    // Queued by the kernel until the idle ones reach their deadline: answered
-    // late, not refused.
-    let started = Instant::now();
+    let mut idle = open_idle(bridge.addr, 20).await;
+
     let answer = support::send(bridge.addr, WHOLE).await;
     assert_eq!((answer.status, answer.text()), (200, "true"));
-    let waited = started.elapsed();
-    assert!(waited > Duration::from_millis(500), "answered at once ({waited:?}): the limit did nothing");
-    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+
+    let seen = closed_by_server(&mut idle[0], Duration::from_secs(10)).await;
+    assert!(seen.is_empty(), "the oldest was closed without an answer: {seen:?}");
+    for stream in &mut idle[1..] {
+        assert!(still_open(stream).await, "only the oldest makes room");
+    }
+    let metrics = bridge.get("/metrics").await.text().to_owned();
+    assert!(metrics.contains("auth_http_ldap_http_connections_closed_early_total 1\n"), "{metrics}");
+    assert!(metrics.contains("auth_http_ldap_http_connections_incomplete 19\n"), "{metrics}");
+}
+
+/// True when the server has neither answered nor closed `stream`: a read
+/// finds nothing to read yet.
+async fn still_open(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(Duration::from_millis(50), stream.read(&mut byte)).await.is_err()
 }

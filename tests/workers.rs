@@ -79,12 +79,12 @@ async fn a_reload_reaches_every_worker_and_a_stop_closes_every_socket() {
 }
 
 #[tokio::test]
-async fn a_connection_limit_below_the_number_of_sockets_still_serves_each() {
+async fn a_budget_of_one_incomplete_connection_still_serves_each_socket() {
     let slapd = Slapd::start();
-    let bridge = Bridge::on_workers(&config(&slapd, "[http]\nmax_connections = 1"), WORKERS).await;
+    let bridge = Bridge::on_workers(&config(&slapd, "[http]\nmax_incomplete_connections = 1"), WORKERS).await;
     for _ in 0..REQUESTS {
         let answer = tokio::time::timeout(Duration::from_secs(3), bridge.user_exists("romeo")).await;
-        answer.expect("a socket without a free slot left its connection waiting").assert_answer(true);
+        answer.expect("a connection was left unserved").assert_answer(true);
     }
     bridge.stop().await;
 }

@@ -247,8 +247,16 @@ pub(super) fn check_limits(figment: &Figment, http: &Http, ldap: &Ldap, problems
     if http.max_body_bytes == 0 {
         problems.push(problem(figment, "http.max_body_bytes", "must be more than zero"));
     }
-    if http.max_connections == 0 {
-        problems.push(problem(figment, "http.max_connections", "must be at least 1"));
+    if http.header_timeout.is_zero() {
+        problems.push(problem(figment, "http.header_timeout", "must be longer than zero"));
+    }
+    for (key, value) in [
+        ("http.max_connections", http.max_connections),
+        ("http.max_incomplete_connections", http.max_incomplete_connections),
+    ] {
+        if value == 0 {
+            problems.push(problem(figment, key, "must be at least 1"));
+        }
     }
     if http.workers == Some(0) {
         problems.push(problem(figment, "http.workers", "must be at least 1"));

@@ -122,9 +122,22 @@ pub struct Http {
     pub request_timeout: Duration,
     /// Largest accepted request body. Default `8192`.
     pub max_body_bytes: usize,
-    /// Most connections served at once on `listen`; past it, new ones wait in
-    /// the kernel's queue until one closes. Default `1024`.
+    /// A new connection's request line and headers (and TLS handshake) must
+    /// all arrive within this, or within `request_timeout` if shorter.
+    /// Default `2s`.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Most connections open at once on `listen`. Past it, a new connection
+    /// closes the oldest incomplete one, or is refused if every one is
+    /// serving a request. Default `8192`.
     pub max_connections: usize,
+    /// Most connections open at once whose request has not all arrived;
+    /// past it, the oldest of them is closed to make room. Default `4096`.
+    pub max_incomplete_connections: usize,
+    /// Most incomplete connections from one address; past it, new ones from
+    /// that address are refused. Loopback is never limited. 0 for no limit.
+    /// Default `256`.
+    pub max_incomplete_per_address: usize,
     /// Threads that serve requests, each with listening sockets of its own
     /// and a share of the directory connections. Default: one per core the
     /// process may use.
@@ -377,7 +390,10 @@ impl Default for Http {
             api_credentials: None,
             request_timeout: defaults::request_timeout(),
             max_body_bytes: defaults::max_body_bytes(),
-            max_connections: 1024,
+            header_timeout: defaults::header_timeout(),
+            max_connections: 8192,
+            max_incomplete_connections: 4096,
+            max_incomplete_per_address: 256,
             workers: None,
             tls_cert_file: None,
             tls_key_file: None,
@@ -451,6 +467,9 @@ mod defaults {
     }
     pub fn request_timeout() -> Duration {
         Duration::from_secs(5)
+    }
+    pub fn header_timeout() -> Duration {
+        Duration::from_secs(2)
     }
     pub fn max_body_bytes() -> usize {
         8192

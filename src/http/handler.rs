@@ -15,6 +15,7 @@ use hyper::{Request, Response};
 use tracing::{debug, info, warn};
 
 use super::admin;
+use super::admission::Arrival;
 use super::basic_auth;
 use super::params::Params;
 use super::response::{self, Body};
@@ -185,8 +186,15 @@ impl Handler {
             // The deployed module sends `application/x/www-form-urlencoded`
             // (sic): the body is read as a form whatever its Content-Type.
             record.outcome = READING_BODY;
+            let arrival = request.extensions().get::<Arrival>().cloned();
             match self.read_body(request).await {
-                Ok(body) => parsed = params.add(&body),
+                Ok(body) => {
+                    // The whole request is here: the connection is now served to the end.
+                    if let Some(arrival) = arrival {
+                        arrival.arrived();
+                    }
+                    parsed = params.add(&body);
+                }
                 Err((outcome, response)) => {
                     record.outcome = outcome;
                     return response;
