@@ -129,10 +129,10 @@ pub struct Http {
     pub header_timeout: Duration,
     /// Most connections open at once on `listen`. Past it, a new connection
     /// closes the oldest incomplete one, or is refused if every one is
-    /// serving a request. Default `8192`.
+    /// serving a request. Default `4096`.
     pub max_connections: usize,
     /// Most connections open at once whose request has not all arrived;
-    /// past it, the oldest of them is closed to make room. Default `4096`.
+    /// past it, the oldest of them is closed to make room. Default `1024`.
     pub max_incomplete_connections: usize,
     /// Most incomplete connections from one address; past it, new ones from
     /// that address are refused. Loopback is never limited. 0 for no limit.
@@ -391,8 +391,8 @@ impl Default for Http {
             request_timeout: defaults::request_timeout(),
             max_body_bytes: defaults::max_body_bytes(),
             header_timeout: defaults::header_timeout(),
-            max_connections: 8192,
-            max_incomplete_connections: 4096,
+            max_connections: 4096,
+            max_incomplete_connections: 1024,
             max_incomplete_per_address: 256,
             workers: None,
             tls_cert_file: None,
