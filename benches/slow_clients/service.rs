@@ -1,0 +1,66 @@
+//! What the service holds, seen from outside: its sockets and limits in
+//! /proc, and its metrics, read without failing if they are not there.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::bridge::CREDENTIALS;
+
+/// How long a scrape of `/metrics` may take before it counts as missing.
+const SCRAPE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The process's open sockets: its listeners, its directory connections
+/// and every connection it has accepted.
+pub fn sockets(pid: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    entries
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+/// The `Max open files` line of /proc/PID/limits: soft and hard limits.
+pub fn open_files_limit(pid: u32) -> String {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    limits
+        .lines()
+        .find_map(|line| {
+            let mut values = line.strip_prefix("Max open files")?.split_whitespace();
+            Some(format!("soft {}, hard {}", values.next()?, values.next()?))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The text of `/metrics`, or why there is none.
+pub async fn scrape(address: SocketAddr) -> Result<String, String> {
+    // The benchmark's client panics on anything but a 200: in a task of
+    // its own, that panic is an error here.
+    let get = tokio::spawn(crate::http_load::get(address, CREDENTIALS, "/metrics"));
+    match tokio::time::timeout(SCRAPE_LIMIT, get).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(_)) => Err("failed".into()),
+        Err(_) => Err(format!("no answer within {SCRAPE_LIMIT:?}")),
+    }
+}
+
+/// The sum of the samples named `name` in `metrics`: `None` if the service
+/// has no such metric, 0 for a family it has but with no samples yet.
+pub fn sample(metrics: &str, name: &str) -> Option<f64> {
+    let mut found = false;
+    let mut sum = 0.0;
+    for line in metrics.lines() {
+        let Some(rest) = line.strip_prefix(name) else { continue };
+        if let Some(value) = rest.starts_with(['{', ' ']).then(|| rest.rsplit(' ').next()).flatten() {
+            found = true;
+            sum += value.parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    // A counter's TYPE line names it without `_total`.
+    let family = name.strip_suffix("_total").unwrap_or(name);
+    let declared = metrics.lines().any(|line| {
+        line.strip_prefix("# TYPE ")
+            .and_then(|rest| rest.strip_prefix(family))
+            .is_some_and(|rest| rest.starts_with(' '))
+    });
+    (found || declared).then_some(sum)
+}
