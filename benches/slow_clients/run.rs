@@ -56,6 +56,7 @@ pub async fn run(options: &Options) -> bool {
     let reopens_before = attack.reopens();
     let started = Instant::now();
     let (during, average_open) = sampling_open(&attack, logins.measure(options.during)).await;
+    let sockets_during = service::sockets(pid);
     let held = Held {
         ramp,
         average_open,
@@ -83,7 +84,7 @@ pub async fn run(options: &Options) -> bool {
         after,
         held,
         peak_resident_kb: bridge.peak_resident_kb(),
-        sockets: (sockets_before, sockets_after),
+        sockets: (sockets_before, sockets_during, sockets_after),
         metrics: service::scrape(bridge.address).await,
     };
     report.print()
