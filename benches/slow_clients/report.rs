@@ -56,8 +56,9 @@ pub struct Report {
     pub after: Phase,
     pub held: Held,
     pub peak_resident_kb: u64,
-    /// The service's open sockets before the attack, at the end of it, and after it.
-    pub sockets: (usize, usize, usize),
+    /// The service's open sockets, and the connections among them it
+    /// accepted, before the attack, at the end of it, and after it.
+    pub sockets: [(usize, usize); 3],
     pub metrics: Result<String, String>,
 }
 
@@ -125,13 +126,17 @@ impl Report {
                 self.peak_resident_kb
             ),
         );
-        let (sockets_before, sockets_during, sockets_after) = self.sockets;
+        let [(all_before, accepted_before), (all_during, accepted_during), (all_after, accepted_after)] =
+            self.sockets;
         target(
-            sockets_after <= sockets_before,
+            accepted_after == 0,
             &format!(
-                "service's open sockets before the attack {sockets_before}, at its end {sockets_during}, \
-after it {sockets_after} (target: nothing left)"
+                "service's accepted connections before the attack {accepted_before}, at its end \
+{accepted_during}, after it {accepted_after} (target: none left)"
             ),
+        );
+        println!(
+            "     (all its sockets, with listeners and directory connections: {all_before}, {all_during}, {all_after})"
         );
 
         let (failures, first_failure) = &held.connect_failures;

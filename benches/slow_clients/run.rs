@@ -18,7 +18,8 @@ use crate::workload::Workload;
 /// cannot take by then, it will not take.
 const PLATEAU: Duration = Duration::from_secs(10);
 
-/// The longest wait, after the attack, for the service to close its sockets.
+/// The longest wait, after the attack, for the service to close the
+/// connections it accepted.
 const SETTLE: Duration = Duration::from_secs(10);
 
 /// Runs every phase and prints the report; whether every answer was right.
@@ -26,7 +27,7 @@ pub async fn run(options: &Options) -> bool {
     eprintln!("starting slapd with {} users", options.users);
     let directory = Directory::start(options.users);
     let bridge = Bridge::start(&directory, Cache::Default, "service");
-    let pid = bridge.pid();
+    let (pid, port) = (bridge.pid(), bridge.address.port());
     // Raised after the service started, so that it keeps the limit it was given.
     let own_limit = raise_open_files_limit().map_err(|e| e.to_string());
     let setup = Setup {
@@ -47,7 +48,7 @@ pub async fn run(options: &Options) -> bool {
 
     eprintln!("before the attack: {:?}", options.before);
     let before = logins.measure(options.before).await;
-    let sockets_before = service::sockets(pid);
+    let sockets_before = service::sockets(pid, port);
 
     let authorization = base64_credentials();
     let attack = Attack::start(bridge.address, options.idle, options.trickle, &authorization);
@@ -56,7 +57,7 @@ pub async fn run(options: &Options) -> bool {
     let reopens_before = attack.reopens();
     let started = Instant::now();
     let (during, average_open) = sampling_open(&attack, logins.measure(options.during)).await;
-    let sockets_during = service::sockets(pid);
+    let sockets_during = service::sockets(pid, port);
     let held = Held {
         ramp,
         average_open,
@@ -71,10 +72,10 @@ pub async fn run(options: &Options) -> bool {
     eprintln!("after the attack: {:?}", options.after);
     let after = logins.measure(options.after).await;
     let settled = Instant::now();
-    let mut sockets_after = service::sockets(pid);
-    while sockets_after > sockets_before && settled.elapsed() < SETTLE {
+    let mut sockets_after = service::sockets(pid, port);
+    while sockets_after.1 > 0 && settled.elapsed() < SETTLE {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        sockets_after = service::sockets(pid);
+        sockets_after = service::sockets(pid, port);
     }
     let report = Report {
         setup,
@@ -84,7 +85,7 @@ pub async fn run(options: &Options) -> bool {
         after,
         held,
         peak_resident_kb: bridge.peak_resident_kb(),
-        sockets: (sockets_before, sockets_during, sockets_after),
+        sockets: [sockets_before, sockets_during, sockets_after],
         metrics: service::scrape(bridge.address).await,
     };
     report.print()

@@ -1,22 +1,44 @@
 //! What the service holds, seen from outside: its sockets and limits in
 //! /proc, and its metrics, read without failing if they are not there.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::bridge::CREDENTIALS;
 
+/// The state of a listening socket in /proc/net/tcp.
+const LISTENING: &str = "0A";
+
 /// How long a scrape of `/metrics` may take before it counts as missing.
 const SCRAPE_LIMIT: Duration = Duration::from_secs(5);
 
-/// The process's open sockets: its listeners, its directory connections
-/// and every connection it has accepted.
-pub fn sockets(pid: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
-    entries
+/// The process's open sockets, and among them the connections it accepted
+/// on `port`: the rest are its listeners and its directory connections,
+/// whose number the pool may change.
+pub fn sockets(pid: u32, port: u16) -> (usize, usize) {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return (0, 0) };
+    let inodes: HashSet<String> = entries
         .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().starts_with("socket:"))
-        .count()
+        .filter_map(|target| Some(target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned()))
+        .collect();
+    let tables: String = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .map(|table| std::fs::read_to_string(table).unwrap_or_default())
+        .collect();
+    let accepted = tables.lines().filter(|line| is_accepted(line, port, &inodes)).count();
+    (inodes.len(), accepted)
+}
+
+/// Whether `line` of /proc/net/tcp is a connection to `port`, not its
+/// listener, held by one of `inodes`. Its fields: number, local address and
+/// port, remote, state, queues, timer, retransmits, uid, timeout, inode.
+fn is_accepted(line: &str, port: u16, inodes: &HashSet<String>) -> bool {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let local_port = fields.get(1).and_then(|local| u16::from_str_radix(local.rsplit(':').next()?, 16).ok());
+    local_port == Some(port)
+        && fields.get(3) != Some(&LISTENING)
+        && fields.get(9).is_some_and(|inode| inodes.contains(*inode))
 }
 
 /// The `Max open files` line of /proc/PID/limits: soft and hard limits.
