@@ -86,3 +86,20 @@ pub fn sample(metrics: &str, name: &str) -> Option<f64> {
     });
     (found || declared).then_some(sum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sample;
+
+    #[test]
+    fn tells_a_missing_metric_from_one_without_samples() {
+        let metrics = "# HELP a_requests Requests.\n# TYPE a_requests counter\n\
+a_requests_total{method=\"x\"} 2\na_requests_total{method=\"y\"} 3\n\
+# TYPE a_refused counter\n# TYPE a_open gauge\na_open 7\na_open_max 9\n";
+        assert_eq!(sample(metrics, "a_requests_total"), Some(5.0));
+        assert_eq!(sample(metrics, "a_refused_total"), Some(0.0));
+        assert_eq!(sample(metrics, "a_open"), Some(7.0));
+        assert_eq!(sample(metrics, "a_closed_total"), None);
+        assert_eq!(sample(metrics, "a_ope"), None);
+    }
+}
