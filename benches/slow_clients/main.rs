@@ -5,8 +5,9 @@
 //! It starts a throwaway slapd and the service with its default settings
 //! (only the directory and the API credentials are set), then measures
 //! logins made as Prosody makes them, a new connection each, in three
-//! phases: before the attack, during it once it is fully open, and after it
-//! has stopped. The attack ([`attack`]) runs on a runtime of its own:
+//! phases: before the attack, during it once it has opened all it can (a
+//! service that queues what it cannot take may leave some connects
+//! waiting), and after it has stopped. The attack ([`attack`]) runs on a runtime of its own:
 //! - `--idle` connections that never finish their headers, half of them
 //!   sending part of a request line and headers, half sending nothing;
 //! - `--trickle` POSTs with whole headers announcing a 200-byte body that
@@ -14,8 +15,9 @@
 //! - each one the service closes is opened again at once.
 //!
 //! It prints each phase's logins, wrong answers and latencies, the
-//! service's peak memory, its open sockets before and after, and its
-//! connection metrics, each beside its target. Only a wrong answer (a
+//! service's peak memory, the connections it holds before, at the end of
+//! and after the attack, and its connection metrics, each beside its
+//! target. Only a wrong answer (a
 //! refused connection and a timeout count as one) makes it fail: the
 //! targets are printed as PASS or MISS. `scripts/slow-clients` runs it.
 

@@ -59,6 +59,8 @@ pub struct Report {
     /// The service's open sockets, and the connections among them it
     /// accepted, before the attack, at the end of it, and after it.
     pub sockets: [(usize, usize); 3],
+    /// How long after the attack stopped the last count was taken.
+    pub settled: Duration,
     pub metrics: Result<String, String>,
 }
 
@@ -132,7 +134,8 @@ impl Report {
             accepted_after == 0,
             &format!(
                 "service's accepted connections before the attack {accepted_before}, at its end \
-{accepted_during}, after it {accepted_after} (target: none left)"
+{accepted_during}, after it {accepted_after} ({:.1} s after it stopped; target: none left)",
+                self.settled.as_secs_f64()
             ),
         );
         println!(

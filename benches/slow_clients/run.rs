@@ -69,14 +69,17 @@ pub async fn run(options: &Options) -> bool {
     };
     attack.stop().await;
 
-    eprintln!("after the attack: {:?}", options.after);
-    let after = logins.measure(options.after).await;
+    // Before the logins of the last phase, which would be counted too.
     let settled = Instant::now();
     let mut sockets_after = service::sockets(pid, port);
     while sockets_after.1 > 0 && settled.elapsed() < SETTLE {
         tokio::time::sleep(Duration::from_millis(100)).await;
         sockets_after = service::sockets(pid, port);
     }
+    let settled = settled.elapsed();
+
+    eprintln!("after the attack: {:?}", options.after);
+    let after = logins.measure(options.after).await;
     let report = Report {
         setup,
         warmup,
@@ -86,6 +89,7 @@ pub async fn run(options: &Options) -> bool {
         held,
         peak_resident_kb: bridge.peak_resident_kb(),
         sockets: [sockets_before, sockets_during, sockets_after],
+        settled,
         metrics: service::scrape(bridge.address).await,
     };
     report.print()
