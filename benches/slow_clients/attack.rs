@@ -36,6 +36,8 @@ enum Kind {
 
 #[derive(Default)]
 struct Counts {
+    /// Connected, as this process sees them: those the service has not
+    /// accepted yet wait in its kernel's queue, and count too.
     open: AtomicUsize,
     /// Connections the service closed, each opened again at once.
     reopens: AtomicU64,
@@ -97,7 +99,7 @@ Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {TRICKLED_BOD
         Attack { counts, stop, tasks, runtime, target: idle + trickle }
     }
 
-    /// Connections open now.
+    /// Connections open now, accepted by the service or queued for it.
     pub fn open(&self) -> usize {
         self.counts.open.load(Ordering::Relaxed)
     }

@@ -144,7 +144,7 @@ impl Report {
 
         let (failures, first_failure) = &held.connect_failures;
         println!(
-            "\nattack connections open: {:.0} on average during the measurement, {} at its end, of {}",
+            "\nattack connections open (accepted or queued): {:.0} on average during the measurement, {} at its end, of {}",
             held.average_open, held.open_at_end, held.target
         );
         println!(
