@@ -162,7 +162,11 @@ impl Report {
                 for name in METRICS {
                     match service::sample(text, name) {
                         Some(value) => println!("  {name} {value}"),
-                        None => println!("  {name} absent"),
+                        // prometheus-client leaves out a labelled family
+                        // until it has a sample, so absent may mean zero.
+                        None => {
+                            println!("  {name} absent (not in /metrics, or labelled and none counted yet)")
+                        }
                     }
                 }
             }

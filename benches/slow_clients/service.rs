@@ -66,7 +66,9 @@ pub async fn scrape(address: SocketAddr) -> Result<String, String> {
 }
 
 /// The sum of the samples named `name` in `metrics`: `None` if the service
-/// has no such metric, 0 for a family it has but with no samples yet.
+/// has no such metric, 0 for a family declared without samples. (The
+/// service's encoder leaves out a labelled family with no samples at all,
+/// so `None` can also mean none counted yet.)
 pub fn sample(metrics: &str, name: &str) -> Option<f64> {
     let mut found = false;
     let mut sum = 0.0;
