@@ -1,7 +1,8 @@
 //! The login benchmark (benches/login), run small against the real binary:
 //! its figures mean nothing at this size, but every answer must still be
 //! right, with logins running concurrently, one in ten with a wrong
-//! password. Also runs the benchmark's own unit tests.
+//! password. Also runs the unit tests of this benchmark and of the
+//! slow-client one (benches/slow_clients).
 
 #[path = "../benches/login/benchmark.rs"]
 mod benchmark;
@@ -23,6 +24,10 @@ mod measure;
 mod report;
 #[path = "../benches/login/workload.rs"]
 mod workload;
+// Only its unit tests run here.
+#[allow(dead_code)]
+#[path = "../benches/slow_clients/service.rs"]
+mod slow_clients_service;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_short_run_gets_every_answer_right() {
