@@ -8,9 +8,11 @@ use tracing::warn;
 
 use crate::config::Settings;
 
-/// Descriptors beyond the connections: listening sockets, the log, the
-/// configuration and certificates being read.
-const SPARE: u64 = 64;
+/// Descriptors beyond the API's connections and the directory's: the admin
+/// listener's connections (64 at most), listening sockets, the log, the
+/// configuration and certificates being read, and connections closed to
+/// make room whose task has not yet run.
+const SPARE: u64 = 256;
 
 /// Raises the soft limit on open files to the hard one, and warns when the
 /// result cannot hold the connections `settings` allows.

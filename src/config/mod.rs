@@ -128,14 +128,15 @@ pub struct Http {
     #[serde(with = "humantime_serde")]
     pub header_timeout: Duration,
     /// Most connections open at once on `listen`. Past it, a new connection
-    /// closes the oldest incomplete one, or is refused if every one is
+    /// closes an incomplete one, or is refused if every one is
     /// serving a request. Default `4096`.
     pub max_connections: usize,
     /// Most connections open at once whose request has not all arrived;
-    /// past it, the oldest of them is closed to make room. Default `1024`.
+    /// past it, the oldest of the address holding the most is closed to make
+    /// room. Default `1024`.
     pub max_incomplete_connections: usize,
-    /// Most incomplete connections from one address; past it, new ones from
-    /// that address are refused. Loopback is never limited. 0 for no limit.
+    /// Most incomplete connections from one address (an IPv6 /64 counts as
+    /// one); past it, new ones from there are refused. Loopback is never limited. 0 for no limit.
     /// Default `256`.
     pub max_incomplete_per_address: usize,
     /// Threads that serve requests, each with listening sockets of its own

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Handlers;
 use super::admission::{Admission, Admitted, Arrival};
@@ -83,7 +83,9 @@ impl Acceptor {
         // The TLS handshake, the request line and the headers all arrive by
         // then. Prosody writes its request in one go: a connection still
         // short of its headers by then is holding its place.
-        let headers_by = Instant::now() + handlers.header_timeout.min(handler.deadline());
+        let allowed = handlers.header_timeout.min(handler.deadline());
+        // A deadline past what the clock can hold is no deadline at all.
+        let headers_by = Instant::now().checked_add(allowed).unwrap_or_else(far_future);
         // Set when hyper hands the request to the handler: from then on the
         // request is in flight, and shutdown lets it finish.
         let request_read = Arc::new(AtomicBool::new(false));
@@ -167,9 +169,11 @@ impl Connection {
             Ok(Ok(1..)) => Box::pin(self.serve_request()).await,
             // Closed without a byte, as a port check does: nothing to serve.
             Ok(Ok(0) | Err(_)) => {}
+            // Counted, and logged at debug only: clients holding connections
+            // open make thousands of these, and the metrics show them.
             Err(_) => {
                 self.metrics.rejected_connection();
-                info!(outcome = "rejected", "connection sent nothing within http.header_timeout");
+                debug!(outcome = "rejected", "connection sent nothing within http.header_timeout");
             }
         }
     }
@@ -201,7 +205,7 @@ impl Connection {
                 }
                 Err(_) => {
                     metrics.rejected_connection();
-                    info!(outcome = "rejected", "TLS handshake not finished within http.header_timeout");
+                    debug!(outcome = "rejected", "TLS handshake not finished within http.header_timeout");
                     return;
                 }
             },
@@ -217,9 +221,15 @@ impl Connection {
     }
 }
 
-/// The time left until `deadline`; hyper takes a zero as no deadline at all.
+/// The time left until `deadline`, at least 1 ms: hyper takes a zero as
+/// a deadline already past, before it has read what has arrived.
 fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+}
+
+/// About thirty years from now.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 /// Completes [`UNREAD_GRACE`] after shutdown begins if no request has

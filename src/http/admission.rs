@@ -2,23 +2,27 @@
 //!
 //! Prosody writes each request whole on a new connection, so its
 //! connections are *incomplete* (accepted, request not yet read) for a
-//! moment only. A client that opens connections and sends nothing, or a
-//! byte now and then, keeps its connections incomplete. Such connections
-//! have a budget of their own (`http.max_incomplete_connections`): when it
-//! is full, the oldest incomplete connection is closed to make room for the
-//! new one, so a new connection, Prosody's among them, is always accepted
-//! and read. A connection leaves the budget once its whole request (headers
-//! and body) has arrived, and is then served to the end.
+//! moment only: a round trip or two more for a TLS handshake. A client that
+//! opens connections and sends nothing, or a byte now and then, keeps its
+//! connections incomplete. Such connections have a budget of their own
+//! (`http.max_incomplete_connections`): when it is full, one is closed to
+//! make room for the new one, so a new connection, Prosody's among them, is
+//! always accepted and read. The one closed is the oldest of the *source*
+//! holding the most incomplete connections, so that a remote Prosody with a
+//! few handshakes under way keeps them while an attacker's thousands go
+//! first. A connection leaves the budget once its whole request (headers and
+//! body) has arrived, and is then served to the end.
 //!
-//! Beyond that, `http.max_connections` bounds all open connections: when
-//! it is reached and none is incomplete, the new connection is refused
-//! (closed at once). And `http.max_incomplete_per_address` refuses a new
-//! connection from an address that already holds that many incomplete ones,
-//! except from loopback, where every local client, Prosody too, shares one
-//! address.
+//! A source is an IPv4 address or an IPv6 /64, the block one host is
+//! usually given. Beyond the budget, `http.max_connections` bounds all open
+//! connections: when it is reached and none is incomplete, the new
+//! connection is refused (closed at once). And
+//! `http.max_incomplete_per_address` refuses a new connection from a source
+//! that already holds that many incomplete ones, except from loopback, where
+//! every local client, Prosody too, shares one address.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,9 +32,9 @@ use tracing::{debug, warn};
 
 use crate::metrics::Metrics;
 
-/// How often, at most, a full budget is reported at warning level; each
-/// connection closed or refused is logged at debug only, as an attack
-/// makes thousands a second.
+/// How often, at most, each kind of warning is logged; each connection
+/// closed or refused is logged at debug only, as an attack makes thousands
+/// a second.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// The bounds one listener (or group of listeners) applies.
@@ -40,7 +44,7 @@ pub struct Limits {
     pub open: usize,
     /// Connections whose request has not all arrived.
     pub incomplete: usize,
-    /// Incomplete connections from one address other than loopback; 0 for no limit.
+    /// Incomplete connections from one source other than loopback; 0 for no limit.
     pub incomplete_per_address: usize,
 }
 
@@ -49,7 +53,7 @@ pub struct Limits {
 pub enum Refused {
     /// `http.max_connections` open, every one with its request read.
     Full,
-    /// Its address holds `http.max_incomplete_per_address` incomplete connections.
+    /// Its source holds `http.max_incomplete_per_address` incomplete connections.
     PerAddress,
 }
 
@@ -62,27 +66,57 @@ impl Refused {
     }
 }
 
+/// Where connections come from, for counting: an IPv4 address (an IPv4
+/// address seen through IPv6 included), or an IPv6 /64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Source(IpAddr);
+
+impl Source {
+    fn of(client: IpAddr) -> Source {
+        match client.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !(u128::MAX >> 64);
+                Source(IpAddr::V6(Ipv6Addr::from(prefix)))
+            }
+            v4 => Source(v4),
+        }
+    }
+
+    fn is_loopback(self) -> bool {
+        // ::1's /64 is ::, which no other host can use.
+        self.0.is_loopback() || self.0 == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    }
+}
+
 pub struct Admission {
     limits: Limits,
     state: Mutex<State>,
     metrics: Option<Arc<Metrics>>,
-    /// Seconds since `started` when a full budget was last warned about.
-    warned_at: AtomicU64,
+    /// When each kind of warning was last logged, in seconds since `started`.
+    warned: [AtomicU64; 3],
     started: Instant,
 }
+
+/// The kinds of warning, as indices into `warned`.
+const WARN_FULL: usize = 0;
+const WARN_PER_ADDRESS: usize = 1;
+const WARN_CLOSED_EARLY: usize = 2;
 
 #[derive(Default)]
 struct State {
     next_id: u64,
-    /// Every open connection, by id. Ids grow with time, so the first
-    /// entry of `incomplete` is the oldest incomplete connection.
+    /// Every open connection, by id.
     open: HashMap<u64, Entry>,
-    incomplete: BTreeMap<u64, ()>,
-    incomplete_by_address: HashMap<IpAddr, usize>,
+    /// The incomplete connections of each source that has any. Ids grow with
+    /// time, so each set's first is that source's oldest.
+    incomplete: HashMap<Source, BTreeSet<u64>>,
+    /// Each source in `incomplete` by how many it holds, to find the largest.
+    by_count: BTreeSet<(usize, Source)>,
+    incomplete_total: usize,
 }
 
 struct Entry {
-    client: IpAddr,
+    source: Source,
     /// Never sent on: dropping it tells the connection to close.
     _close_when_dropped: oneshot::Sender<()>,
 }
@@ -109,38 +143,35 @@ impl Admission {
             limits,
             state: Mutex::new(State::default()),
             metrics,
-            warned_at: AtomicU64::new(u64::MAX),
+            warned: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             started: Instant::now(),
         })
     }
 
-    /// Admits a new connection from `client`, closing the oldest incomplete
-    /// one if that is what makes room, or refuses it.
+    /// Admits a new connection from `client`, closing an incomplete one if
+    /// that is what makes room, or refuses it.
     pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Admitted, Refused> {
+        let source = Source::of(client);
         let mut state = self.lock();
-        let limited = self.limits.incomplete_per_address > 0 && !client.to_canonical().is_loopback();
-        if limited
-            && state.incomplete_by_address.get(&client).copied().unwrap_or(0)
-                >= self.limits.incomplete_per_address
-        {
+        let limited = self.limits.incomplete_per_address > 0 && !source.is_loopback();
+        if limited && state.incomplete_of(source) >= self.limits.incomplete_per_address {
             drop(state);
             return Err(self.refused(client, Refused::PerAddress));
         }
         let mut closed = 0;
-        while state.incomplete.len() >= self.limits.incomplete || state.open.len() >= self.limits.open {
-            let Some((&oldest, ())) = state.incomplete.first_key_value() else {
+        while state.incomplete_total >= self.limits.incomplete || state.open.len() >= self.limits.open {
+            let Some(id) = state.to_close() else {
                 drop(state);
                 return Err(self.refused(client, Refused::Full));
             };
-            state.forget(oldest);
+            state.forget(id);
             closed += 1;
         }
         let id = state.next_id;
         state.next_id += 1;
         let (close, closed_early) = oneshot::channel();
-        state.open.insert(id, Entry { client, _close_when_dropped: close });
-        state.incomplete.insert(id, ());
-        *state.incomplete_by_address.entry(client).or_default() += 1;
+        state.open.insert(id, Entry { source, _close_when_dropped: close });
+        state.add_incomplete(source, id);
         self.publish(&state);
         drop(state);
         if closed > 0 {
@@ -152,7 +183,7 @@ impl Admission {
     /// Connections open, and how many of them are incomplete.
     pub fn counts(&self) -> (usize, usize) {
         let state = self.lock();
-        (state.open.len(), state.incomplete.len())
+        (state.open.len(), state.incomplete_total)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -161,7 +192,7 @@ impl Admission {
 
     fn publish(&self, state: &State) {
         if let Some(metrics) = &self.metrics {
-            metrics.connections(state.open.len(), state.incomplete.len());
+            metrics.connections(state.open.len(), state.incomplete_total);
         }
     }
 
@@ -170,17 +201,21 @@ impl Admission {
             metrics.refused_connection(why.as_str());
         }
         debug!(%client, reason = why.as_str(), outcome = "refused", "connection");
-        self.warn_now_and_then(|| match why {
-            Refused::Full => warn!(
-                max_connections = self.limits.open,
-                "refusing new connections: http.max_connections are open, each serving a request"
-            ),
-            Refused::PerAddress => warn!(
-                %client,
-                max_incomplete_per_address = self.limits.incomplete_per_address,
-                "refusing new connections from an address that holds http.max_incomplete_per_address connections without a complete request"
-            ),
-        });
+        match why {
+            Refused::Full => self.warn_now_and_then(WARN_FULL, || {
+                warn!(
+                    max_connections = self.limits.open,
+                    "refusing new connections: http.max_connections are open, each serving a request"
+                )
+            }),
+            Refused::PerAddress => self.warn_now_and_then(WARN_PER_ADDRESS, || {
+                warn!(
+                    %client,
+                    max_incomplete_per_address = self.limits.incomplete_per_address,
+                    "refusing new connections from an address that holds http.max_incomplete_per_address connections without a complete request"
+                )
+            }),
+        }
         why
     }
 
@@ -188,43 +223,71 @@ impl Admission {
         if let Some(metrics) = &self.metrics {
             metrics.closed_early_connections(count as u64);
         }
-        debug!(count, outcome = "closed-early", "closed the oldest incomplete connection to make room");
-        self.warn_now_and_then(|| {
+        debug!(count, outcome = "closed-early", "closed an incomplete connection to make room");
+        self.warn_now_and_then(WARN_CLOSED_EARLY, || {
             warn!(
                 max_incomplete_connections = self.limits.incomplete,
                 max_connections = self.limits.open,
-                "closing the oldest connections that have not sent a complete request, to make room for new ones: clients are holding connections open without sending"
+                "closing connections that have not sent a complete request, to make room for new ones: clients are holding connections open without sending"
             )
         });
     }
 
-    /// Runs `warn` unless it ran less than [`WARN_EVERY`] ago.
-    fn warn_now_and_then(&self, warn: impl FnOnce()) {
+    /// Runs `warn` unless the warning of that `kind` ran less than
+    /// [`WARN_EVERY`] ago.
+    fn warn_now_and_then(&self, kind: usize, warn: impl FnOnce()) {
         let now = self.started.elapsed().as_secs();
-        let last = self.warned_at.load(Ordering::Relaxed);
+        let last = self.warned[kind].load(Ordering::Relaxed);
         let due = last == u64::MAX || now >= last + WARN_EVERY.as_secs();
-        if due && self.warned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if due && self.warned[kind].compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
             warn();
         }
     }
 }
 
 impl State {
+    fn incomplete_of(&self, source: Source) -> usize {
+        self.incomplete.get(&source).map_or(0, BTreeSet::len)
+    }
+
+    /// The incomplete connection to close to make room: the oldest of the
+    /// source holding the most.
+    fn to_close(&self) -> Option<u64> {
+        let &(_, source) = self.by_count.last()?;
+        self.incomplete.get(&source)?.first().copied()
+    }
+
+    fn add_incomplete(&mut self, source: Source, id: u64) {
+        let ids = self.incomplete.entry(source).or_default();
+        let before = ids.len();
+        ids.insert(id);
+        self.by_count.remove(&(before, source));
+        self.by_count.insert((before + 1, source));
+        self.incomplete_total += 1;
+    }
+
+    /// Takes `id` out of the incomplete ones, if it is there.
+    fn remove_incomplete(&mut self, source: Source, id: u64) {
+        let Some(ids) = self.incomplete.get_mut(&source) else { return };
+        let before = ids.len();
+        if !ids.remove(&id) {
+            return;
+        }
+        self.by_count.remove(&(before, source));
+        if ids.is_empty() {
+            self.incomplete.remove(&source);
+        } else {
+            self.by_count.insert((before - 1, source));
+        }
+        self.incomplete_total -= 1;
+    }
+
     /// Removes connection `id`, dropping its `close` sender: if it is
     /// still running, that tells it to close.
     fn forget(&mut self, id: u64) {
-        let Some(entry) = self.open.remove(&id) else { return };
-        if self.incomplete.remove(&id).is_some() {
-            self.uncount_incomplete(entry.client);
-        }
-    }
-
-    fn uncount_incomplete(&mut self, client: IpAddr) {
-        if let Some(count) = self.incomplete_by_address.get_mut(&client) {
-            *count -= 1;
-            if *count == 0 {
-                self.incomplete_by_address.remove(&client);
-            }
+        if let Some(entry) = self.open.remove(&id) {
+            self.remove_incomplete(entry.source, id);
         }
     }
 }
@@ -250,10 +313,8 @@ impl Arrival {
     pub fn arrived(&self) {
         let admission = &self.admission;
         let mut state = admission.lock();
-        if state.incomplete.remove(&self.id).is_some()
-            && let Some(client) = state.open.get(&self.id).map(|entry| entry.client)
-        {
-            state.uncount_incomplete(client);
+        if let Some(source) = state.open.get(&self.id).map(|entry| entry.source) {
+            state.remove_incomplete(source, self.id);
             admission.publish(&state);
         }
     }
@@ -321,6 +382,30 @@ mod tests {
         assert!(loopback.iter().all(Result::is_ok));
         let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         assert!((0..5).all(|_| admission.admit(mapped).is_ok()), "IPv4 loopback seen through IPv6");
+    }
+
+    #[test]
+    fn the_source_holding_the_most_loses_its_oldest_first() {
+        let admission = admission(100, 4, 0);
+        let mut prosody = admission.admit(REMOTE).unwrap();
+        let attacker: IpAddr = "198.51.100.9".parse().unwrap();
+        let mut flood: Vec<_> = (0..3).map(|_| admission.admit(attacker).unwrap()).collect();
+        let _more = admission.admit(attacker).unwrap();
+        assert!(!was_closed(&mut prosody), "older, but its source holds one");
+        assert!(was_closed(&mut flood[0]), "the flood's oldest made room");
+        assert!(!was_closed(&mut flood[1]));
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_counts_as_one_source() {
+        let admission = admission(100, 100, 2);
+        let first: IpAddr = "2001:db8:1:2::a".parse().unwrap();
+        let second: IpAddr = "2001:db8:1:2:ffff::b".parse().unwrap();
+        let _held = [admission.admit(first).unwrap(), admission.admit(second).unwrap()];
+        assert_eq!(admission.admit("2001:db8:1:2::c".parse().unwrap()).err(), Some(Refused::PerAddress));
+        assert!(admission.admit("2001:db8:1:3::c".parse().unwrap()).is_ok(), "another /64");
+        let loopback: Vec<_> = (0..5).map(|_| admission.admit(IpAddr::V6(Ipv6Addr::LOCALHOST))).collect();
+        assert!(loopback.iter().all(Result::is_ok), "::1 is never limited");
     }
 
     #[test]
