@@ -409,6 +409,31 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_count_what_was_closed_and_refused() {
+        let metrics = Arc::new(Metrics::new());
+        let limits = Limits { open: 2, incomplete: 2, incomplete_per_address: 1 };
+        let admission = Admission::new(limits, Some(metrics.clone()));
+        let serving = admission.admit(LOOPBACK).unwrap();
+        serving.arrival().arrived();
+        let _remote = admission.admit(REMOTE).unwrap();
+        assert_eq!(admission.admit(REMOTE).err(), Some(Refused::PerAddress));
+        // At max_connections: the remote one, incomplete, makes room.
+        let local = admission.admit(LOOPBACK).unwrap();
+        local.arrival().arrived();
+        assert_eq!(admission.admit(LOOPBACK).err(), Some(Refused::Full));
+        let text = metrics.render();
+        for line in [
+            "auth_http_ldap_http_connections_open 2\n",
+            "auth_http_ldap_http_connections_incomplete 0\n",
+            "auth_http_ldap_http_connections_closed_early_total 1\n",
+            "auth_http_ldap_http_connections_refused_total{reason=\"max-connections\"} 1\n",
+            "auth_http_ldap_http_connections_refused_total{reason=\"max-incomplete-per-address\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+    }
+
+    #[test]
     fn a_complete_request_frees_its_address_budget() {
         let admission = admission(100, 100, 1);
         let first = admission.admit(REMOTE).unwrap();
