@@ -14,7 +14,7 @@ use clap_complete::Shell;
 /// Answers Prosody's mod_auth_http API (authentication = "http") from an LDAP directory.
 #[derive(Parser)]
 #[command(name = "auth-http-ldap", version, about)]
-#[command(disable_help_subcommand = true, after_help = AFTER_HELP, after_long_help = AFTER_LONG_HELP)]
+#[command(disable_help_subcommand = true, after_help = AFTER_HELP, after_long_help = format!("{AFTER_HELP}\n\n{FILES}"))]
 pub struct Cli {
     /// The configuration file.
     #[arg(long, short, global = true, value_name = "PATH", default_value = config::DEFAULT_PATH)]
@@ -28,13 +28,8 @@ const AFTER_HELP: &str = "Without a subcommand, serves the API until SIGTERM or 
 configuration again. Exit codes: 0 success, 1 failure, 2 directory unreachable (test-login), 64 bad \
 command line, 78 unusable configuration.";
 
-/// `--help` and the man page add the files it reads.
-const AFTER_LONG_HELP: &str =
-    "Without a subcommand, serves the API until SIGTERM or SIGINT; SIGHUP reads the \
-configuration again. Exit codes: 0 success, 1 failure, 2 directory unreachable (test-login), 64 bad \
-command line, 78 unusable configuration.
-
-Files: /etc/auth-http-ldap/config.toml, the configuration (every key is documented in \
+/// What `--help` and the man page add: the files it reads.
+const FILES: &str = "Files: /etc/auth-http-ldap/config.toml, the configuration (every key is documented in \
 /usr/share/doc/auth-http-ldap/examples/config.toml). Secrets the configuration does not set are read \
 from the systemd credentials auth-http-ldap.ldap-password and auth-http-ldap.api-credentials: from \
 $CREDENTIALS_DIRECTORY under the unit, or decrypted from /etc/credstore.encrypted/ by systemd-creds \

@@ -181,7 +181,8 @@ impl Admission {
     }
 
     /// Connections open, and how many of them are incomplete.
-    pub fn counts(&self) -> (usize, usize) {
+    #[cfg(test)]
+    fn counts(&self) -> (usize, usize) {
         let state = self.lock();
         (state.open.len(), state.incomplete_total)
     }
